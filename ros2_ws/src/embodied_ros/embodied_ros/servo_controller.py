@@ -1,0 +1,329 @@
+"""Servo controller node: owns the hardware back end and enforces the safety contract.
+
+A lifecycle node (configure: load the URDF and open the hardware; activate: torque on and
+start the control loop). With ``autostart`` (default) it configures and activates itself,
+as nav2's lifecycle manager would. The control loop runs in its own thread at ``rate_hz``
+so action and service callbacks never add jitter to it; all logic is in
+embodied_ai.control.ServoController.
+
+Endpoints (relative names, so a namespace moves them all):
+  publishes  joint_states (sensor_msgs/JointState), robot_description (std_msgs/String,
+             transient local), hardware_state (embodied_interfaces/HardwareState)
+  actions    move_joints (MoveJoints), grasp (Grasp)
+  services   emergency_stop, reset_emergency_stop (std_srvs/Trigger), sim/inject_fault
+  subscribes joint_commands (sensor_msgs/JointState positions; a 0.5 s watchdog stops them)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import rclpy
+from embodied_interfaces.action import Grasp, MoveJoints
+from embodied_interfaces.msg import HardwareState
+from embodied_interfaces.srv import InjectFault
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.action.server import ServerGoalHandle
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from sensor_msgs.msg import JointState
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from embodied_ai.control import CommandHandle, CommandState, ServoController
+from embodied_ai.errors import EmbodiedError, ErrorCode
+from embodied_ai.hardware.factory import create_hardware, load_hardware_config
+from embodied_ai.hardware.sim import SimulatedRobot
+from embodied_ai.robot import load_robot_description
+from embodied_ai.safety import load_safety_config
+from embodied_ros.conversions import hardware_state_msg, joint_state_msg
+from embodied_ros.qos import COMMANDS, LATCHED, STATE
+
+FEEDBACK_PERIOD_S = 0.05
+HARDWARE_STATE_EVERY_N_TICKS = 10
+
+
+class ServoControllerNode(LifecycleNode):
+    def __init__(self) -> None:
+        super().__init__("servo_controller")
+        self.declare_parameter("robot_description_file", "")
+        self.declare_parameter("safety_config_file", "")
+        self.declare_parameter("hardware", "sim")
+        self.declare_parameter("hardware_config_file", "")
+        self.declare_parameter("rate_hz", 200.0)
+        self.declare_parameter("autostart", True)
+        self._controller: ServoController | None = None
+        self._loop_thread: threading.Thread | None = None
+        self._loop_stop = threading.Event()
+        self._active = False
+        self._endpoints: list[Any] = []
+        self._action_servers: list[ActionServer] = []
+        self._loop_rate_hz = 0.0
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        p = {name: self.get_parameter(name).value for name in (
+            "robot_description_file", "safety_config_file", "hardware", "hardware_config_file", "rate_hz")}
+        try:
+            description = load_robot_description(p["robot_description_file"])
+            safety = load_safety_config(p["safety_config_file"] or None)
+            hardware = create_hardware(p["hardware"], description, load_hardware_config(p["hardware_config_file"]))
+            hardware.open()
+        except (ValueError, OSError, EmbodiedError) as exc:
+            self.get_logger().error(f"configure failed: {exc}")
+            return TransitionCallbackReturn.FAILURE
+        self._rate_hz = float(p["rate_hz"])
+        self._controller = ServoController(description, hardware, safety)
+        self._make_endpoints(description.urdf)
+        self.get_logger().info(
+            f"configured: {len(description.joint_names)} joints from {p['robot_description_file']}, "
+            f"hardware '{hardware.kind}', loop {self._rate_hz:.0f} Hz")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        assert self._controller is not None
+        try:
+            self._controller.activate()
+        except EmbodiedError as exc:
+            self.get_logger().error(f"activate failed: {exc}")
+            return TransitionCallbackReturn.FAILURE
+        self._loop_stop.clear()
+        self._loop_thread = threading.Thread(target=self._control_loop, name="control_loop", daemon=True)
+        self._loop_thread.start()
+        self._active = True
+        self.get_logger().info("active: torque on, holding pose")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_loop()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_loop()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _stop_loop(self) -> None:
+        self._active = False
+        self._loop_stop.set()
+        if self._loop_thread is not None:
+            self._loop_thread.join(timeout=2.0)
+            self._loop_thread = None
+        if self._controller is not None:
+            self._controller.deactivate()
+
+    def _release(self) -> None:
+        for server in self._action_servers:
+            server.destroy()
+        for endpoint in self._endpoints:
+            endpoint.destroy()
+        self._action_servers, self._endpoints = [], []
+        if self._controller is not None:
+            self._controller.hardware.close()
+            self._controller = None
+
+    # -- endpoints ----------------------------------------------------------------------
+    def _make_endpoints(self, urdf: str) -> None:
+        actions = ReentrantCallbackGroup()
+        services = MutuallyExclusiveCallbackGroup()
+        self._joint_states = self.create_publisher(JointState, "joint_states", STATE)
+        self._hardware_state = self.create_publisher(HardwareState, "hardware_state", STATE)
+        description_pub = self.create_publisher(String, "robot_description", LATCHED)
+        description_pub.publish(String(data=urdf))
+        self._endpoints += [self._joint_states, self._hardware_state, description_pub]
+        self._endpoints += [
+            self.create_service(Trigger, "emergency_stop", self._on_emergency_stop, callback_group=services),
+            self.create_service(Trigger, "reset_emergency_stop", self._on_reset, callback_group=services),
+            self.create_subscription(JointState, "joint_commands", self._on_joint_command, COMMANDS,
+                                     callback_group=services),
+        ]
+        if isinstance(self._controller.hardware, SimulatedRobot):
+            self._endpoints.append(
+                self.create_service(InjectFault, "sim/inject_fault", self._on_inject_fault, callback_group=services))
+        self._action_servers = [
+            ActionServer(self, MoveJoints, "move_joints", self._execute_move, callback_group=actions,
+                         goal_callback=self._on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT),
+            ActionServer(self, Grasp, "grasp", self._execute_grasp, callback_group=actions,
+                         goal_callback=self._on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT),
+        ]
+
+    def _on_goal(self, _goal: Any) -> GoalResponse:
+        # Accept everything while active: invalid goals are then aborted *with a reason* in the
+        # result, which a bare REJECT cannot carry.
+        return GoalResponse.ACCEPT if self._active else GoalResponse.REJECT
+
+    # -- control loop (own thread) ------------------------------------------------------
+    def _control_loop(self) -> None:
+        controller = self._controller
+        assert controller is not None
+        period = 1.0 / self._rate_hz
+        next_tick = time.monotonic()
+        tick_count, events = 0, []
+        rate_window_start, rate_window_ticks = next_tick, 0
+        while not self._loop_stop.is_set():
+            status = controller.tick()
+            self._joint_states.publish(joint_state_msg(status, self.get_clock().now().to_msg()))
+            events.extend(status.events)
+            for event in status.events:
+                self.get_logger().warning(event)
+            tick_count += 1
+            rate_window_ticks += 1
+            now = time.monotonic()
+            if now - rate_window_start >= 1.0:
+                self._loop_rate_hz = rate_window_ticks / (now - rate_window_start)
+                rate_window_start, rate_window_ticks = now, 0
+            if tick_count % HARDWARE_STATE_EVERY_N_TICKS == 0 or events and status.emergency_stop:
+                self._hardware_state.publish(hardware_state_msg(
+                    status, controller.hardware.kind, self._loop_rate_hz, events, self.get_clock().now().to_msg()))
+                events = []
+            next_tick += period
+            delay = next_tick - time.monotonic()
+            if delay > 0:
+                self._loop_stop.wait(delay)
+            elif -delay > period:
+                next_tick = time.monotonic()  # overran by a whole period: do not try to catch up
+
+    # -- services -----------------------------------------------------------------------
+    def _on_emergency_stop(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if self._controller is None:
+            response.success, response.message = False, "servo controller is not configured"
+            return response
+        first = self._controller.emergency_stop("emergency_stop service called")
+        response.success = True
+        response.message = "emergency stop latched" if first else "emergency stop was already latched"
+        return response
+
+    def _on_reset(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if self._controller is None:
+            response.success, response.message = False, "servo controller is not configured"
+            return response
+        _, response.message = self._controller.reset_emergency_stop()
+        response.success = True
+        return response
+
+    def _on_inject_fault(self, request: InjectFault.Request, response: InjectFault.Response) -> InjectFault.Response:
+        hardware = self._controller.hardware if self._controller else None
+        try:
+            assert isinstance(hardware, SimulatedRobot)
+            hardware.inject_fault(request.joint, request.fault)
+            response.success, response.message = True, f"injected '{request.fault}' on {request.joint}"
+        except (KeyError, ValueError) as exc:
+            response.success, response.message = False, str(exc)
+        return response
+
+    def _on_joint_command(self, msg: JointState) -> None:
+        if self._controller is None or not self._active:
+            return
+        if len(msg.name) != len(msg.position):
+            self.get_logger().warning("joint_commands: name and position differ in length; ignored")
+            return
+        try:
+            self._controller.stream(dict(zip(msg.name, msg.position)))
+        except EmbodiedError as exc:
+            self.get_logger().warning(f"joint_commands refused ({exc.code.value}): {exc}",
+                                      throttle_duration_sec=1.0)
+
+    # -- actions ------------------------------------------------------------------------
+    def _execute_move(self, goal_handle: ServerGoalHandle) -> MoveJoints.Result:
+        request = goal_handle.request
+        result = MoveJoints.Result()
+        names, positions = list(request.joint_names), list(request.positions)
+        try:
+            if len(names) != len(positions):
+                raise EmbodiedError("joint_names and positions differ in length", ErrorCode.SAFETY_VIOLATION)
+            if len(set(names)) != len(names):
+                raise EmbodiedError("a joint is named twice", ErrorCode.SAFETY_VIOLATION)
+            handle = self._controller.move(dict(zip(names, positions)), request.duration or None, request.relative)
+        except EmbodiedError as exc:
+            return self._abort(goal_handle, result, exc.code, str(exc))
+
+        feedback = MoveJoints.Feedback(joint_names=names)
+        while not handle.wait(FEEDBACK_PERIOD_S):
+            if goal_handle.is_cancel_requested and handle.state is CommandState.RUNNING:
+                self._controller.cancel(handle)
+            measured = self._controller_positions()
+            feedback.positions = [measured.get(j, float("nan")) for j in names]
+            feedback.progress = handle.progress
+            goal_handle.publish_feedback(feedback)
+        measured = self._controller_positions()
+        result.joint_names, result.positions = names, [measured.get(j, float("nan")) for j in names]
+        return self._finish(goal_handle, handle, result)
+
+    def _execute_grasp(self, goal_handle: ServerGoalHandle) -> Grasp.Result:
+        request = goal_handle.request
+        result = Grasp.Result()
+        side = request.side or "r"
+        try:
+            if request.object_id >= 0:
+                raise EmbodiedError(
+                    "grasp by object_id needs the perception node's object ids; send object_id -1 to grasp "
+                    "whatever is between the fingers", ErrorCode.HARDWARE_ERROR)
+            handle = self._controller.grasp(side, request.force)
+        except EmbodiedError as exc:
+            return self._abort(goal_handle, result, exc.code, str(exc))
+        feedback = Grasp.Feedback()
+        joint = f"gripper_{side}"
+        while not handle.wait(FEEDBACK_PERIOD_S):
+            if goal_handle.is_cancel_requested and handle.state is CommandState.RUNNING:
+                self._controller.cancel(handle)
+            feedback.force = float(handle.result.get("force_applied", 0.0))
+            feedback.gripper_position = self._controller_positions().get(joint, float("nan"))
+            goal_handle.publish_feedback(feedback)
+        result.grasped = bool(handle.result.get("grasped", 0.0))
+        result.force_applied = float(handle.result.get("force_applied", 0.0))
+        result.time_ms = int(handle.result.get("time_ms", 0.0))
+        return self._finish(goal_handle, handle, result)
+
+    def _controller_positions(self) -> dict[str, float]:
+        return self._controller.positions if self._controller else {}
+
+    @staticmethod
+    def _abort(goal_handle: ServerGoalHandle, result: Any, code: ErrorCode, message: str) -> Any:
+        result.error_code, result.message = int(code), message
+        if hasattr(result, "success"):
+            result.success = False
+        goal_handle.abort()
+        return result
+
+    @staticmethod
+    def _finish(goal_handle: ServerGoalHandle, handle: CommandHandle, result: Any) -> Any:
+        result.error_code, result.message = int(handle.error_code), handle.message
+        if hasattr(result, "success"):
+            result.success = handle.state is CommandState.SUCCEEDED
+        if handle.state is CommandState.SUCCEEDED:
+            goal_handle.succeed()
+        elif handle.state is CommandState.CANCELED and goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        else:
+            goal_handle.abort()
+        return result
+
+
+def main(args: list[str] | None = None) -> None:
+    rclpy.init(args=args)
+    node = ServoControllerNode()
+    executor = MultiThreadedExecutor(num_threads=4)
+    executor.add_node(node)
+    try:
+        if node.get_parameter("autostart").value:
+            node.trigger_configure()
+            node.trigger_activate()
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node._stop_loop()
+        node._release()
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

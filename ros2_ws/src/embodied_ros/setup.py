@@ -1,0 +1,41 @@
+"""ament_python package of the runtime's nodes. Installed with colcon on a ROS install and
+with pip into .venv/ by scripts/setup.sh; both give the same ``ros2 run`` executables."""
+
+import os
+from glob import glob
+from pathlib import Path
+
+from setuptools import setup
+
+package_name = "embodied_ros"
+# launch/ and urdf/ live at the repository root and are shared with the project's launcher.
+repo = Path(__file__).resolve().parents[3]
+
+
+def _shared(folder: str, pattern: str) -> list[str]:
+    here = Path(__file__).resolve().parent
+    return sorted(os.path.relpath(p, here) for p in glob(str(repo / folder / pattern)))
+
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    packages=[package_name],
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{package_name}"]),
+        (f"share/{package_name}", ["package.xml"]),
+        (f"share/{package_name}/launch", _shared("launch", "*")),
+        (f"share/{package_name}/urdf", _shared("urdf", "*.urdf")),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="Embodied AI maintainers",
+    description="ROS 2 nodes of the embodied AI runtime",
+    license="Apache-2.0",
+    entry_points={
+        "console_scripts": [
+            "servo_controller = embodied_ros.servo_controller:main",
+            "sensors = embodied_ros.sensors:main",
+        ],
+    },
+)

@@ -1,0 +1,61 @@
+"""The `embodied` command: `embodied up` starts the robot graph, `embodied doctor` checks the install."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from embodied_ai.launcher.config import load_launch_config
+from embodied_ai.launcher.environment import ros_environment
+from embodied_ai.launcher.graph import graph_processes
+from embodied_ai.launcher.supervisor import Supervisor
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = REPO_ROOT / "launch" / "robot.yaml"
+
+
+def _up(args: argparse.Namespace) -> int:
+    try:
+        config = load_launch_config(args.config, args.set)
+        with tempfile.TemporaryDirectory(prefix="embodied-run-") as run_dir:
+            specs = graph_processes(config, Path(run_dir), set(args.only) if args.only else None)
+            env = ros_environment(config.dds)
+            print(f"[launcher] ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']} "
+                  f"ROS_AUTOMATIC_DISCOVERY_RANGE={env.get('ROS_AUTOMATIC_DISCOVERY_RANGE', '(unset)')} "
+                  f"nodes: {', '.join(s.name for s in specs)}", flush=True)
+            return Supervisor(specs, env, config.restart).run()
+    except ValueError as exc:
+        print(f"embodied up: {exc}", file=sys.stderr)
+        return 2
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from embodied_ai.doctor import run_checks
+
+    return run_checks(Path(args.config))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="embodied", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="start the robot graph (simulated robot by default)")
+    up.add_argument("--config", default=str(DEFAULT_CONFIG), help="launch YAML (default: launch/robot.yaml)")
+    up.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                    help="override a node parameter, e.g. servo_controller.rate_hz=100")
+    up.add_argument("--only", action="append", metavar="NODE", help="start only these nodes")
+    up.set_defaults(func=_up)
+    doctor = commands.add_parser("doctor", help="say what is installed or missing")
+    doctor.add_argument("--config", default=str(DEFAULT_CONFIG))
+    doctor.set_defaults(func=_doctor)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Error codes of the product's API contract (seed 000) and the exceptions that carry them."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ErrorCode(IntEnum):
+    """Seed 000's error table; ROS results and REST envelopes carry these numbers."""
+
+    OK = 0
+    EXPERT_NOT_FOUND = 1000
+    EXPERT_NOT_READY = 1001
+    EXPERT_CREATION_FAILED = 1002
+    TRAINING_FAILED = 2000
+    DATASET_INVALID = 2001
+    INFERENCE_FAILED = 3000
+    TIMEOUT = 3001
+    HARDWARE_ERROR = 4000
+    SAFETY_VIOLATION = 4001
+
+
+class EmbodiedError(Exception):
+    """An error with a seed error code and a human-readable reason."""
+
+    code: ErrorCode = ErrorCode.HARDWARE_ERROR
+
+    def __init__(self, message: str, code: ErrorCode | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class SafetyViolation(EmbodiedError):
+    """A command was refused because obeying it would break the safety contract."""
+
+    code = ErrorCode.SAFETY_VIOLATION
+
+
+class HardwareError(EmbodiedError):
+    """The hardware could not do what was asked (bus fault, device missing, ...)."""
+
+    code = ErrorCode.HARDWARE_ERROR

@@ -1,0 +1,229 @@
+"""The simulated robot: a RobotHardware back end with plausible physics.
+
+- Servos: first-order tracking of the goal position (time constant ``servo_tau_s``) within the
+  URDF velocity limit, as a position-controlled hobby/Dynamixel servo behaves.
+- Grippers: the fingers stop at an object's surface; a position-controlled servo pushing past
+  the contact point produces a force proportional to the position error (stiffness), so force
+  rises as the goal keeps closing.
+- Motor temperatures: heat with the square of the load (velocity and effort), cool toward
+  ambient with a thermal time constant.
+- IMU: a still torso (gravity on z) with small noise.
+- Fault injection: ``inject_fault`` makes a joint time out, return CRC errors, report a device
+  error, or heat up, so every safety rule can be exercised without hardware.
+
+Physics advances in ``read()`` up to the clock's time, in sub-steps, so the loop rate does not
+change the dynamics.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from embodied_ai.hardware.base import BusFault, HardwareSnapshot, ImuReading, JointReading, RobotHardware
+from embodied_ai.robot.description import GRIPPER_JOINTS, RobotDescription
+
+GRAVITY = 9.80665
+
+
+@dataclass
+class SimObject:
+    """An object the simulation knows about. ``in_gripper`` places it between a gripper's fingers."""
+
+    object_id: int
+    name: str
+    width_m: float
+    in_gripper: str | None = None  # "l", "r" or None
+
+
+@dataclass(frozen=True)
+class SimParameters:
+    servo_tau_s: float = 0.05           # first-order time constant of the position loop
+    max_substep_s: float = 0.002
+    finger_length_m: float = 0.05       # gripper angle -> finger gap: gap = open_gap - 2 L sin(angle)
+    open_gap_m: float = 0.09
+    contact_stiffness_n_per_rad: float = 60.0
+    ambient_c: float = 25.0
+    heat_c_per_s: float = 0.6           # heating rate at full load (effort at the URDF limit)
+    thermal_tau_s: float = 120.0
+    imu_noise: float = 0.01
+
+
+class SimulatedRobot(RobotHardware):
+    kind = "sim"
+
+    def __init__(
+        self,
+        description: RobotDescription,
+        objects: Sequence[SimObject] = (),
+        parameters: SimParameters = SimParameters(),
+        clock: Callable[[], float] = time.monotonic,
+        seed: int = 0,
+    ) -> None:
+        self._description = description
+        self._params = parameters
+        self._clock = clock
+        self._rng = np.random.default_rng(seed)
+        self._lock = threading.Lock()
+        self.objects = list(objects)
+        names = description.joint_names
+        # Start at 0 rad clipped into the limits (a "ready" pose).
+        self._position = {j: min(max(0.0, lim.lower), lim.upper) for j, lim in description.limits.items()}
+        self._velocity = dict.fromkeys(names, 0.0)
+        self._effort = dict.fromkeys(names, 0.0)
+        self._temperature = dict.fromkeys(names, parameters.ambient_c)
+        self._goal = dict(self._position)
+        self._torque = False
+        self._open = False
+        self._last_time: float | None = None
+        self._faults: dict[str, BusFault] = {}
+
+    # -- RobotHardware ------------------------------------------------------------------
+    @property
+    def joint_names(self) -> Sequence[str]:
+        return self._description.joint_names
+
+    def open(self) -> None:
+        with self._lock:
+            self._open = True
+            self._last_time = self._clock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._open = False
+            self._torque = False
+
+    def set_torque(self, enabled: bool) -> None:
+        with self._lock:
+            self._torque = enabled
+            if enabled:
+                self._goal = dict(self._position)
+
+    def read(self) -> HardwareSnapshot:
+        with self._lock:
+            now = self._clock()
+            self._advance(now)
+            readings = {
+                j: JointReading(self._position[j], self._velocity[j], self._effort[j], self._temperature[j])
+                for j in self._description.joint_names
+                if j not in self._faults
+            }
+            forces = {f"gripper_{side}": self._gripper_force(side) for side in GRIPPER_JOINTS}
+            return HardwareSnapshot(
+                stamp=now,
+                joints=readings,
+                forces=forces,
+                imu=self._imu(),
+                faults=dict(self._faults),
+                fault_details={j: f"injected {f.value}" for j, f in self._faults.items()},
+            )
+
+    def write_positions(self, targets: Mapping[str, float]) -> Mapping[str, BusFault]:
+        with self._lock:
+            failed = {j: self._faults[j] for j in targets if j in self._faults}
+            for joint, value in targets.items():
+                if joint not in failed:
+                    self._goal[joint] = float(value)
+            return failed
+
+    # -- simulation controls ------------------------------------------------------------
+    def inject_fault(self, joint: str, fault: str) -> None:
+        """Fault injection hook: 'timeout', 'crc_error', 'device_error', 'overheat' or 'clear'."""
+        self._description.joint(joint)
+        with self._lock:
+            if fault == "clear":
+                self._faults.pop(joint, None)
+            elif fault == "overheat":
+                self._temperature[joint] = 90.0
+            else:
+                self._faults[joint] = BusFault(fault)
+
+    def place_object(self, obj: SimObject) -> None:
+        with self._lock:
+            self.objects = [o for o in self.objects if o.object_id != obj.object_id] + [obj]
+
+    @property
+    def goals(self) -> dict[str, float]:
+        """Goal positions as last written (what reached the simulated bus)."""
+        with self._lock:
+            return dict(self._goal)
+
+    # -- physics ------------------------------------------------------------------------
+    def _advance(self, now: float) -> None:
+        if self._last_time is None:
+            self._last_time = now
+        elapsed = max(0.0, now - self._last_time)
+        self._last_time = now
+        steps = max(1, math.ceil(elapsed / self._params.max_substep_s))
+        dt = elapsed / steps
+        for _ in range(steps):
+            self._step(dt)
+
+    def _step(self, dt: float) -> None:
+        if dt <= 0:
+            return
+        p = self._params
+        for joint, limits in self._description.limits.items():
+            position = self._position[joint]
+            if self._torque and joint not in self._faults:
+                velocity = (self._goal[joint] - position) / p.servo_tau_s
+                velocity = min(max(velocity, -limits.velocity), limits.velocity)
+            else:
+                velocity = 0.0
+            new_position = min(max(position + velocity * dt, limits.lower), limits.upper)
+            side = _gripper_side(joint)
+            if side is not None:
+                new_position = min(new_position, self._contact_angle(side))
+            self._velocity[joint] = (new_position - position) / dt
+            self._position[joint] = new_position
+            load = 0.3 * abs(self._velocity[joint]) / limits.velocity
+            if side is not None:
+                self._effort[joint] = self._gripper_force(side) * p.finger_length_m
+            else:
+                # Holding an arm against gravity costs a fraction of the rated effort.
+                self._effort[joint] = 0.15 * limits.effort * math.cos(new_position) if "shoulder" in joint else 0.0
+            load += abs(self._effort[joint]) / limits.effort
+            temperature = self._temperature[joint]
+            self._temperature[joint] = temperature + dt * (
+                p.heat_c_per_s * load * load - (temperature - p.ambient_c) / p.thermal_tau_s
+            )
+
+    def _held_object(self, side: str) -> SimObject | None:
+        return next((o for o in self.objects if o.in_gripper == side), None)
+
+    def _contact_angle(self, side: str) -> float:
+        """Gripper angle at which the fingers touch the held object (or the closed limit)."""
+        closed = self._description.limits[GRIPPER_JOINTS[side]].upper
+        obj = self._held_object(side)
+        if obj is None:
+            return closed
+        ratio = (self._params.open_gap_m - obj.width_m) / (2 * self._params.finger_length_m)
+        return min(closed, math.asin(min(max(ratio, 0.0), 1.0)))
+
+    def _gripper_force(self, side: str) -> float:
+        joint = GRIPPER_JOINTS[side]
+        if not self._torque or self._held_object(side) is None:
+            return 0.0
+        squeeze = self._goal[joint] - self._contact_angle(side)
+        limit_force = self._description.limits[joint].effort / self._params.finger_length_m
+        return min(max(0.0, squeeze * self._params.contact_stiffness_n_per_rad), limit_force)
+
+    def _imu(self) -> ImuReading:
+        noise = self._rng.normal(0.0, self._params.imu_noise, 6)
+        return ImuReading(
+            orientation=(0.0, 0.0, 0.0, 1.0),
+            angular_velocity=(float(noise[0]), float(noise[1]), float(noise[2])),
+            linear_acceleration=(float(noise[3]), float(noise[4]), GRAVITY + float(noise[5])),
+        )
+
+
+def _gripper_side(joint: str) -> str | None:
+    for side, name in GRIPPER_JOINTS.items():
+        if joint == name:
+            return side
+    return None

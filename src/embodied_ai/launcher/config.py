@@ -1,0 +1,80 @@
+"""The launch configuration (launch/robot.yaml), shared with launch/robot.launch.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ParameterValue = Union[bool, int, float, str, list[bool], list[int], list[float], list[str]]
+ROOT_SUBSTITUTION = "$(root)"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DdsConfig(_Strict):
+    domain_id: int = Field(42, ge=0, le=232)
+    localhost_only: bool = True
+    fastdds_profile: str | None = None
+
+
+class RestartPolicy(_Strict):
+    initial_backoff_s: float = Field(1.0, gt=0)
+    max_backoff_s: float = Field(30.0, gt=0)
+    stable_after_s: float = Field(30.0, gt=0)
+
+
+class NodeSpec(_Strict):
+    package: str
+    executable: str
+    respawn: bool = True
+    enabled: bool = True
+    parameters: dict[str, ParameterValue] = {}
+
+
+class LaunchConfig(_Strict):
+    dds: DdsConfig = DdsConfig()
+    restart: RestartPolicy = RestartPolicy()
+    nodes: dict[str, NodeSpec]
+
+
+def _substitute(value: object, root: Path) -> object:
+    if isinstance(value, str):
+        return value.replace(ROOT_SUBSTITUTION, str(root))
+    if isinstance(value, list):
+        return [_substitute(v, root) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v, root) for k, v in value.items()}
+    return value
+
+
+def _parse_override(text: str) -> tuple[str, str, object]:
+    """'node.param=value' -> (node, param, YAML-typed value)."""
+    key, sep, raw = text.partition("=")
+    node, dot, param = key.partition(".")
+    if not sep or not dot or not node or not param:
+        raise ValueError(f"override '{text}' must look like node.parameter=value")
+    return node, param, yaml.safe_load(raw)
+
+
+def load_launch_config(path: str | Path, overrides: list[str] = (), root: Path | None = None) -> LaunchConfig:
+    """Load and validate the config; ``$(root)`` becomes ``root`` (default: the config's parent's parent)."""
+    path = Path(path).resolve()
+    root = root or path.parent.parent
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"cannot read launch config {path}: {exc}") from exc
+    for override in overrides:
+        node, param, value = _parse_override(override)
+        if node not in data.get("nodes", {}):
+            raise ValueError(f"override '{override}': no node '{node}' in {path}")
+        data["nodes"][node].setdefault("parameters", {})[param] = value
+    try:
+        return LaunchConfig.model_validate(_substitute(data, root))
+    except ValidationError as exc:
+        raise ValueError(f"invalid launch config {path}: {exc}") from exc

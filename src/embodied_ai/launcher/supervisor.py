@@ -1,0 +1,159 @@
+"""Process supervision: start each node as its own process, restart crashed ones with
+exponential back-off, and stop everything in order on SIGINT/SIGTERM.
+
+Like ros2 launch: output lines are prefixed with the node name, a node's exit is logged with
+its code, ``respawn`` nodes come back after a delay that doubles on each quick crash.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from embodied_ai.launcher.config import RestartPolicy
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    name: str
+    argv: Sequence[str]
+    respawn: bool = True
+
+
+@dataclass
+class _Managed:
+    spec: ProcessSpec
+    popen: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    restart_at: float | None = None
+    backoff: float = 0.0
+    restarts: int = 0
+    readers: list[threading.Thread] = field(default_factory=list)
+
+
+class Supervisor:
+    def __init__(
+        self,
+        specs: Sequence[ProcessSpec],
+        env: Mapping[str, str],
+        policy: RestartPolicy,
+        output: TextIO = sys.stdout,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._managed = {s.name: _Managed(s, backoff=policy.initial_backoff_s) for s in specs}
+        self._env = dict(env)
+        self._policy = policy
+        self._output = output
+        self._output_lock = threading.Lock()
+        self._clock = clock
+        self._stopping = threading.Event()
+
+    # -- public -------------------------------------------------------------------------
+    def start(self) -> None:
+        for managed in self._managed.values():
+            self._spawn(managed)
+
+    def pids(self) -> dict[str, int | None]:
+        return {name: m.popen.pid if m.popen and m.popen.poll() is None else None for name, m in self._managed.items()}
+
+    def restarts(self) -> dict[str, int]:
+        return {name: m.restarts for name, m in self._managed.items()}
+
+    def poll(self) -> None:
+        """Notice exits and perform due restarts; call periodically."""
+        now = self._clock()
+        for managed in self._managed.values():
+            popen = managed.popen
+            if popen is not None and popen.poll() is not None:
+                code = popen.returncode
+                managed.popen = None
+                uptime = now - managed.started_at
+                self._log(managed.spec.name, f"process exited with code {code} after {uptime:.1f} s")
+                if managed.spec.respawn and not self._stopping.is_set():
+                    if uptime >= self._policy.stable_after_s:
+                        managed.backoff = self._policy.initial_backoff_s
+                    managed.restart_at = now + managed.backoff
+                    self._log(managed.spec.name, f"restarting in {managed.backoff:.1f} s")
+                    managed.backoff = min(managed.backoff * 2, self._policy.max_backoff_s)
+            if managed.popen is None and managed.restart_at is not None and now >= managed.restart_at:
+                managed.restart_at = None
+                managed.restarts += 1
+                self._spawn(managed)
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    def run(self, poll_interval: float = 0.1) -> int:
+        """Start, supervise until SIGINT/SIGTERM (or request_stop), then stop; returns 0."""
+        previous = {sig: signal.signal(sig, lambda *_: self.request_stop()) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.start()
+            while not self._stopping.wait(poll_interval):
+                self.poll()
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return 0
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGINT every node (ROS nodes shut down cleanly on it), then SIGTERM, then SIGKILL."""
+        self._stopping.set()
+        running = [m for m in self._managed.values() if m.popen is not None and m.popen.poll() is None]
+        for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):
+            running = [m for m in running if m.popen.poll() is None]
+            if not running:
+                break
+            for managed in running:
+                self._log(managed.spec.name, f"sending {sig.name}")
+                managed.popen.send_signal(sig)
+            deadline = time.monotonic() + wait
+            for managed in running:
+                try:
+                    managed.popen.wait(max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+        for managed in self._managed.values():
+            if managed.popen is not None:
+                self._log(managed.spec.name, f"stopped (code {managed.popen.returncode})")
+            for reader in managed.readers:
+                reader.join(timeout=1.0)
+
+    # -- internals ----------------------------------------------------------------------
+    def _spawn(self, managed: _Managed) -> None:
+        # Own session: a terminal's Ctrl-C reaches only the launcher, which stops nodes in order.
+        popen = subprocess.Popen(
+            list(managed.spec.argv), env=self._env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        managed.popen, managed.started_at = popen, self._clock()
+        self._log(managed.spec.name, f"started (pid {popen.pid})")
+        reader = threading.Thread(target=self._pump, args=(managed.spec.name, popen), daemon=True)
+        reader.start()
+        managed.readers = [r for r in managed.readers if r.is_alive()] + [reader]
+
+    def _pump(self, name: str, popen: subprocess.Popen[bytes]) -> None:
+        assert popen.stdout is not None
+        for raw in iter(popen.stdout.readline, b""):
+            self._log(name, raw.decode("utf-8", "replace").rstrip(), pid=popen.pid)
+        popen.stdout.close()
+
+    def _log(self, name: str, text: str, pid: int | None = None) -> None:
+        tag = f"[{name}-{pid}]" if pid else f"[launcher] {name}:"
+        with self._output_lock:
+            self._output.write(f"{tag} {text}\n")
+            self._output.flush()
+
+
+def node_argv(package: str, executable: str, node_name: str, params_file: str) -> list[str]:
+    """The command line of one node: its module run by this interpreter, with ROS arguments."""
+    return [sys.executable, "-m", f"{package}.{executable}", "--ros-args",
+            "-r", f"__node:={node_name}", "--params-file", params_file]
+
+
