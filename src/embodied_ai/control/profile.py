@@ -69,17 +69,17 @@ class StopRamp:
 def track_toward(
     position: float, velocity: float, target: float, max_velocity: float, max_deceleration: float, dt: float
 ) -> tuple[float, float]:
-    """Advance one step toward ``target`` without exceeding the velocity or deceleration bounds.
+    """Advance one step of ``dt`` toward ``target`` within the velocity and deceleration bounds.
 
-    The desired speed is the one from which the joint can still stop at the target
-    (v = sqrt(2 a d)); the change of speed per step is bounded by a * dt.
+    The desired speed is the largest from which the joint can still stop on the target while
+    slowing by ``a * dt`` per step: the positive root of v^2 + a dt v - 2 a d = 0 (the discrete
+    form of v = sqrt(2 a d), which would arrive too fast and snap to rest on the last step).
     """
+    if dt <= 0:
+        return position, velocity
     error = target - position
-    desired = math.copysign(min(max_velocity, math.sqrt(2.0 * max_deceleration * abs(error))), error)
-    max_change = max_deceleration * dt
-    new_velocity = min(max(desired, velocity - max_change), velocity + max_change)
-    new_position = position + new_velocity * dt
-    # Do not overshoot a target we are arriving at.
-    if (target - new_position) * error < 0 and abs(error) <= abs(new_velocity) * dt + 1e-9:
-        return target, 0.0
-    return new_position, new_velocity
+    step_decel = max_deceleration * dt
+    stopping_speed = (-step_decel + math.sqrt(step_decel * step_decel + 8.0 * max_deceleration * abs(error))) / 2.0
+    desired = math.copysign(min(max_velocity, stopping_speed, abs(error) / dt), error)
+    new_velocity = min(max(desired, velocity - step_decel), velocity + step_decel)
+    return position + new_velocity * dt, new_velocity

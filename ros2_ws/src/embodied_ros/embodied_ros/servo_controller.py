@@ -16,6 +16,7 @@ Endpoints (relative names, so a namespace moves them all):
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import Any
@@ -62,6 +63,7 @@ class ServoControllerNode(LifecycleNode):
         self._endpoints: list[Any] = []
         self._action_servers: list[ActionServer] = []
         self._loop_rate_hz = 0.0
+        self.loop_failed = False
 
     # -- lifecycle ----------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -161,13 +163,25 @@ class ServoControllerNode(LifecycleNode):
 
     # -- control loop (own thread) ------------------------------------------------------
     def _control_loop(self) -> None:
+        try:
+            self._run_control_loop()
+        except Exception as exc:  # noqa: BLE001 - any failure here must stop the process loudly
+            if not self.context.ok():
+                return  # publishing raced the shutdown of the context: a normal exit
+            # The servos keep their last goal (hold) when the loop stops; exit non-zero so the
+            # launcher restarts the node rather than leave a robot without a watchdog.
+            self.get_logger().fatal(f"control loop failed: {exc!r}; shutting down for a restart")
+            self.loop_failed = True
+            rclpy.try_shutdown(context=self.context)
+
+    def _run_control_loop(self) -> None:
         controller = self._controller
         assert controller is not None
         period = 1.0 / self._rate_hz
         next_tick = time.monotonic()
         tick_count, events = 0, []
         rate_window_start, rate_window_ticks = next_tick, 0
-        while not self._loop_stop.is_set():
+        while not self._loop_stop.is_set() and self.context.ok():
             status = controller.tick()
             self._joint_states.publish(joint_state_msg(status, self.get_clock().now().to_msg()))
             events.extend(status.events)
@@ -323,6 +337,8 @@ def main(args: list[str] | None = None) -> None:
         node._release()
         node.destroy_node()
         rclpy.try_shutdown()
+    if node.loop_failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,110 @@
+"""Graph tests: the real launcher starts real node processes; this pytest process is the
+separate rclpy client that checks them, as `ros2 topic echo` or an rviz2 would."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+LAUNCH_CONFIG = REPO / "launch" / "robot.yaml"
+STARTUP_TIMEOUT_S = 60.0
+
+
+def _private_domain_id() -> int:
+    # 0-101 is the safe range for Fast DDS ports; keep clear of the launcher default (42).
+    return 110 + os.getpid() % 100
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ros_environment() -> Iterator[None]:
+    """Put this process on a private, loopback-only DDS domain before rclpy initialises."""
+    os.environ["ROS_DOMAIN_ID"] = str(_private_domain_id() % 232)
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    profile = str(REPO / "launch" / "fastdds_localhost.xml")
+    os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = profile
+    os.environ["FASTRTPS_DEFAULT_PROFILES_FILE"] = profile
+    yield
+
+
+class LaunchedGraph:
+    """`embodied up` in a subprocess, with its output kept for assertions."""
+
+    def __init__(self, *extra: str) -> None:
+        self.lines: list[str] = []
+        self._popen = subprocess.Popen(
+            [sys.executable, "-m", "embodied_ai.cli", "up", "--config", str(LAUNCH_CONFIG), *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+            env={k: v for k, v in os.environ.items() if k != "_ROS_WHEELS_BOOTSTRAP_COMPLETE"},
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._popen.stdout is not None
+        for line in self._popen.stdout:
+            self.lines.append(line.rstrip())
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def node_pids(self, node: str) -> list[int]:
+        return [int(m) for m in re.findall(rf"\] {node}: started \(pid (\d+)\)", self.output)]
+
+    def wait_for_output(self, pattern: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if re.search(pattern, self.output):
+                return
+            if self._popen.poll() is not None:
+                raise AssertionError(f"launcher exited early:\n{self.output}")
+            time.sleep(0.1)
+        raise AssertionError(f"'{pattern}' not seen in {timeout} s:\n{self.output[-3000:]}")
+
+    def stop(self) -> int:
+        if self._popen.poll() is None:
+            self._popen.send_signal(signal.SIGINT)
+            try:
+                self._popen.wait(20)
+            except subprocess.TimeoutExpired:
+                self._popen.kill()
+                self._popen.wait()
+        self._reader.join(5)
+        return self._popen.returncode
+
+
+@pytest.fixture(scope="session")
+def graph(ros_environment: None) -> Iterator[LaunchedGraph]:
+    launched = LaunchedGraph()
+    try:
+        launched.wait_for_output(r"\[servo_controller]: active", STARTUP_TIMEOUT_S)
+        yield launched
+    finally:
+        code = launched.stop()
+        print(launched.output[-2000:])
+        assert code == 0, f"launcher exited with {code}"
+
+
+@pytest.fixture(scope="session")
+def client(graph: LaunchedGraph) -> Iterator["GraphClient"]:
+    from tests.graph.ros_client import GraphClient
+
+    with GraphClient() as c:
+        yield c
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.graph)
