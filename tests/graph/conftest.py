@@ -4,6 +4,7 @@ separate rclpy client that checks them, as `ros2 topic echo` or an rviz2 would."
 from __future__ import annotations
 
 import os
+import random
 import re
 import signal
 import subprocess
@@ -21,19 +22,41 @@ LAUNCH_CONFIG = REPO / "launch" / "robot.yaml"
 STARTUP_TIMEOUT_S = 60.0
 
 
+def _domain_is_empty(domain_id: int, listen_s: float = 1.0) -> bool:
+    import rclpy
+
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=domain_id)
+    try:
+        node = rclpy.create_node("domain_probe", context=context)
+        time.sleep(listen_s)  # discovery on loopback takes well under a second
+        others = [n for n, _ in node.get_node_names_and_namespaces() if n != "domain_probe"]
+        node.destroy_node()
+        return not others
+    finally:
+        rclpy.shutdown(context=context)
+
+
 def _private_domain_id() -> int:
-    # 0-101 is the safe range for Fast DDS ports; keep clear of the launcher default (42).
-    return 110 + os.getpid() % 100
+    """A domain no one else on this machine is using (parallel test runs, benchmarks, demos).
+
+    Fast DDS derives ports from the id, so ids stay within 0-232; 42 is the launcher default.
+    """
+    candidates = random.Random(os.getpid()).sample(range(100, 232), 10)
+    for domain_id in candidates:
+        if _domain_is_empty(domain_id):
+            return domain_id
+    raise RuntimeError(f"no free ROS domain among {candidates}")
 
 
 @pytest.fixture(scope="session", autouse=True)
 def ros_environment() -> Iterator[None]:
     """Put this process on a private, loopback-only DDS domain before rclpy initialises."""
-    os.environ["ROS_DOMAIN_ID"] = str(_private_domain_id() % 232)
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     profile = str(REPO / "launch" / "fastdds_localhost.xml")
     os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = profile
     os.environ["FASTRTPS_DEFAULT_PROFILES_FILE"] = profile
+    os.environ["ROS_DOMAIN_ID"] = str(_private_domain_id())
     yield
 
 

@@ -14,7 +14,7 @@ repo = Path(__file__).resolve().parents[3]
 
 def _shared(folder: str, pattern: str) -> list[str]:
     here = Path(__file__).resolve().parent
-    return sorted(os.path.relpath(p, here) for p in glob(str(repo / folder / pattern)))
+    return sorted(os.path.relpath(p, here) for p in glob(str(repo / folder / pattern)) if os.path.isfile(p))
 
 
 setup(

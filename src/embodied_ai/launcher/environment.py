@@ -19,6 +19,9 @@ def ros_environment(dds: DdsConfig, base: Mapping[str, str] | None = None) -> di
     env.setdefault("ROS_DOMAIN_ID", str(dds.domain_id))
     if dds.localhost_only:
         env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+        # Humble predates ROS_AUTOMATIC_DISCOVERY_RANGE; later distributions deprecate this one.
+        if env.get("ROS_DISTRO") in ("foxy", "galactic", "humble"):
+            env.setdefault("ROS_LOCALHOST_ONLY", "1")
     if dds.fastdds_profile:
         env.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", dds.fastdds_profile)
         env.setdefault("FASTRTPS_DEFAULT_PROFILES_FILE", env["FASTDDS_DEFAULT_PROFILES_FILE"])

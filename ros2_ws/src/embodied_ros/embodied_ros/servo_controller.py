@@ -56,6 +56,7 @@ class ServoControllerNode(LifecycleNode):
         self.declare_parameter("hardware_config_file", "")
         self.declare_parameter("rate_hz", 200.0)
         self.declare_parameter("autostart", True)
+        self.declare_parameter("autostart_retry_s", 5.0)
         self._controller: ServoController | None = None
         self._loop_thread: threading.Thread | None = None
         self._loop_stop = threading.Event()
@@ -84,6 +85,23 @@ class ServoControllerNode(LifecycleNode):
             f"configured: {len(description.joint_names)} joints from {p['robot_description_file']}, "
             f"hardware '{hardware.kind}', loop {self._rate_hz:.0f} Hz")
         return TransitionCallbackReturn.SUCCESS
+
+    def autostart(self) -> None:
+        """Configure and activate; if the hardware is not there yet, retry until it is."""
+        if self._try_autostart():
+            return
+        period = float(self.get_parameter("autostart_retry_s").value)
+        self.get_logger().warning(f"autostart failed; retrying every {period:.0f} s")
+
+        def retry() -> None:
+            if self._try_autostart():
+                timer.cancel()
+        timer = self.create_timer(period, retry)
+
+    def _try_autostart(self) -> bool:
+        if self._controller is None and self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            return False
+        return self.trigger_activate() == TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         assert self._controller is not None
@@ -327,8 +345,7 @@ def main(args: list[str] | None = None) -> None:
     executor.add_node(node)
     try:
         if node.get_parameter("autostart").value:
-            node.trigger_configure()
-            node.trigger_activate()
+            node.autostart()
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
