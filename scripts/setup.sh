@@ -24,7 +24,7 @@ if [[ -x "$venv/bin/embodied" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]];
   exit 0
 fi
 
-echo "setup: creating $venv"
+echo "setup: installing into $venv"
 if [[ ! -x "$venv/bin/python" ]]; then
   "$python" -m venv "$venv"
 fi
