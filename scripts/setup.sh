@@ -9,13 +9,13 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
 python="${PYTHON:-python3}"
 stamp="$venv/.embodied-setup"
-build="$root/build/embodied_interfaces"
 
 # Everything that changes what set-up produces.
 fingerprint() {
-  (cd "$root" && cat scripts/setup.sh scripts/fix_ros_cmake_paths.py requirements/*.txt pyproject.toml \
+  (cd "$root" && cat scripts/*.sh scripts/fix_ros_cmake_paths.py requirements/*.txt pyproject.toml \
      ros2_ws/src/embodied_ros/setup.py ros2_ws/src/embodied_ros/package.xml && \
-     find ros2_ws/src/embodied_interfaces -type f | LC_ALL=C sort | xargs cat) | sha256sum | cut -d' ' -f1
+     find ros2_ws/src/embodied_interfaces -type f | LC_ALL=C sort | xargs cat; echo "no_gpl=${EMBODIED_NO_GPL:-0}") \
+    | sha256sum | cut -d' ' -f1
 }
 
 want="$(fingerprint)"
@@ -39,20 +39,16 @@ pip() {
     || { tail -40 "$log"; echo "setup: pip $1 failed (full log: $log)"; exit 1; }
 }
 pip install --upgrade "pip==25.3" "setuptools==80.9.0" "wheel==0.48.0"
-pip install -c "$root/requirements/constraints.txt" \
-  -r "$root/requirements/ros.txt" -r "$root/requirements/runtime.txt" -r "$root/requirements/test.txt"
+requirements=(-r "$root/requirements/ros.txt" -r "$root/requirements/runtime.txt" -r "$root/requirements/test.txt")
+# GPL-licensed extras (piper-tts) stay optional: EMBODIED_NO_GPL=1 leaves them out, and the
+# nodes that use them then report themselves unavailable.
+if [[ -f "$root/requirements/gpl.txt" && "${EMBODIED_NO_GPL:-0}" != "1" ]]; then
+  requirements+=(-r "$root/requirements/gpl.txt")
+fi
+pip install -c "$root/requirements/constraints.txt" "${requirements[@]}"
 
-"$venv/bin/python" "$root/scripts/fix_ros_cmake_paths.py"
-
-echo "setup: building embodied_interfaces"
-rm -rf "$build"
-cmake -S "$root/ros2_ws/src/embodied_interfaces" -B "$build" -G Ninja \
-  -DCMAKE_MAKE_PROGRAM="$venv/bin/ninja" \
-  -DCMAKE_INSTALL_PREFIX="$venv" -DCMAKE_PREFIX_PATH="$venv" \
-  -DPython3_EXECUTABLE="$venv/bin/python" -DBUILD_TESTING=OFF >>"$log" 2>&1 \
-  || { tail -40 "$log"; echo "setup: cmake configure failed"; exit 1; }
-cmake --build "$build" -j "$(nproc)" >>"$log" 2>&1 || { tail -40 "$log"; echo "setup: interface build failed"; exit 1; }
-cmake --install "$build" >>"$log" 2>&1
+echo "setup: building embodied_interfaces (CMake, ~25 s)"
+"$root/scripts/build_interfaces.sh" "$venv" >>"$log" 2>&1 || { tail -40 "$log"; echo "setup: interface build failed"; exit 1; }
 
 echo "setup: installing the core library and the node package"
 pip install --no-deps --no-build-isolation -e "$root" -e "$root/ros2_ws/src/embodied_ros"
