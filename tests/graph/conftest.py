@@ -37,12 +37,12 @@ def _domain_is_empty(domain_id: int, listen_s: float = 1.0) -> bool:
         rclpy.shutdown(context=context)
 
 
-def _private_domain_id() -> int:
+def private_domain_id() -> int:
     """A domain no one else on this machine is using (parallel test runs, benchmarks, demos).
 
     Fast DDS derives ports from the id, so ids stay within 0-232; 42 is the launcher default.
     """
-    candidates = random.Random(os.getpid()).sample(range(100, 232), 10)
+    candidates = random.Random().sample(range(100, 232), 10)
     for domain_id in candidates:
         if _domain_is_empty(domain_id):
             return domain_id
@@ -56,19 +56,20 @@ def ros_environment() -> Iterator[None]:
     profile = str(REPO / "launch" / "fastdds_localhost.xml")
     os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = profile
     os.environ["FASTRTPS_DEFAULT_PROFILES_FILE"] = profile
-    os.environ["ROS_DOMAIN_ID"] = str(_private_domain_id())
+    os.environ["ROS_DOMAIN_ID"] = str(private_domain_id())
     yield
 
 
 class LaunchedGraph:
     """`embodied up` in a subprocess, with its output kept for assertions."""
 
-    def __init__(self, *extra: str) -> None:
+    def __init__(self, *extra: str, env: dict[str, str] | None = None) -> None:
         self.lines: list[str] = []
+        environment = {k: v for k, v in os.environ.items() if k != "_ROS_WHEELS_BOOTSTRAP_COMPLETE"}
         self._popen = subprocess.Popen(
             [sys.executable, "-m", "embodied_ai.cli", "up", "--config", str(LAUNCH_CONFIG), *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
-            env={k: v for k, v in os.environ.items() if k != "_ROS_WHEELS_BOOTSTRAP_COMPLETE"},
+            env={**environment, **(env or {})},
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
