@@ -63,7 +63,8 @@ class ServoControllerNode(LifecycleNode):
         self._active = False
         self._endpoints: list[Any] = []
         self._action_servers: list[ActionServer] = []
-        self._loop_rate_hz = 0.0
+        self._rate_hz = 0.0       # configured loop rate
+        self._loop_rate_hz = 0.0  # measured over the last second
         self.loop_failed = False
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -126,9 +127,13 @@ class ServoControllerNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.close()
+        return TransitionCallbackReturn.SUCCESS
+
+    def close(self) -> None:
+        """Stop the loop (holding the pose) and release the hardware; safe to call twice."""
         self._stop_loop()
         self._release()
-        return TransitionCallbackReturn.SUCCESS
 
     def _stop_loop(self) -> None:
         self._active = False
@@ -350,8 +355,7 @@ def main(args: list[str] | None = None) -> None:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        node._stop_loop()
-        node._release()
+        node.close()
         node.destroy_node()
         rclpy.try_shutdown()
     if node.loop_failed:
