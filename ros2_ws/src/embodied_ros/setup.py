@@ -36,6 +36,9 @@ setup(
         "console_scripts": [
             "servo_controller = embodied_ros.servo_controller:main",
             "sensors = embodied_ros.sensors:main",
+            "asr = embodied_ros.asr:main",
+            "tts = embodied_ros.tts:main",
+            "commander = embodied_ros.commander:main",
         ],
     },
 )

@@ -9,3 +9,5 @@ STATE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, history=His
 COMMANDS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
 # Late joiners (rviz2) still get the one robot_description message.
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+# Audio chunks (~100 ms each): reliable, since a lost chunk is a hole in a word; 10 s of queue.
+AUDIO = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)

@@ -1,0 +1,45 @@
+"""Conversions between the speech library's types and ROS messages (no logic beyond mapping)."""
+
+from __future__ import annotations
+
+from builtin_interfaces.msg import Time
+from embodied_interfaces.msg import AudioData, Transcript
+
+from embodied_ai.speech.asr import Segment
+from embodied_ai.speech.audio import Audio, audio_to_pcm, pcm_to_audio
+
+NS_PER_S = 1_000_000_000
+
+
+def audio_msg(audio: Audio, stamp: Time, encoding: str = AudioData.ENCODING_S16LE, frame_id: str = "") -> AudioData:
+    msg = AudioData(sample_rate=audio.sample_rate, channels=audio.channels, encoding=encoding)
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    msg.data = audio_to_pcm(audio, encoding)
+    return msg
+
+
+def audio_from_msg(msg: AudioData) -> Audio:
+    """Raises AudioFormatError for an unusable message (no data, unknown encoding, bad rate)."""
+    return pcm_to_audio(msg.data.tobytes() if hasattr(msg.data, "tobytes") else bytes(msg.data),
+                        int(msg.sample_rate), int(msg.channels), msg.encoding)
+
+
+def time_to_ns(stamp: Time) -> int:
+    return int(stamp.sec) * NS_PER_S + int(stamp.nanosec)
+
+
+def ns_to_time(ns: int) -> Time:
+    return Time(sec=ns // NS_PER_S, nanosec=ns % NS_PER_S)
+
+
+def transcript_msg(segment: Segment, normalized_text: str, language: str, origin_ns: int,
+                   stamp: Time, frame_id: str = "") -> Transcript:
+    """A segment whose times are seconds after ``origin_ns`` (the stream's or file's start)."""
+    msg = Transcript(text=segment.text, normalized_text=normalized_text, confidence=float(segment.confidence),
+                     language=language)
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    msg.start = ns_to_time(origin_ns + round(segment.start_s * NS_PER_S))
+    msg.end = ns_to_time(origin_ns + round(segment.end_s * NS_PER_S))
+    return msg
