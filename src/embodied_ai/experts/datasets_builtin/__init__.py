@@ -1,0 +1,1 @@
+"""Dataset builders of the default experts; each writes JSONL rows of prompt and completion."""
