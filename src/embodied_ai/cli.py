@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="say what is installed or missing")
     doctor.add_argument("--config", default=str(DEFAULT_CONFIG))
     doctor.set_defaults(func=_doctor)
+    from embodied_ai.experts.cli import add_commands as add_experts_commands
+
+    add_experts_commands(commands)
     return parser
 
 

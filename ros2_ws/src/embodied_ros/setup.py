@@ -39,6 +39,7 @@ setup(
             "asr = embodied_ros.asr:main",
             "tts = embodied_ros.tts:main",
             "commander = embodied_ros.commander:main",
+            "experts = embodied_ros.experts:main",
         ],
     },
 )
