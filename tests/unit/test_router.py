@@ -102,9 +102,13 @@ def test_empty_prompt_is_an_error_and_nothing_is_recorded(router):
 
 
 def test_long_prompt_is_truncated_and_says_so(router):
-    decision = router.route("please move your left elbow to thirty degrees " * 2500)  # ~100 000 characters
+    long_prompt = "please move your left elbow to thirty degrees " * 2500  # ~100 000 characters
+    decision = router.route(long_prompt)
     assert decision.truncated and decision.expert == "robot_control"
     assert not router.route("look up").truncated
+    router.record_feedback(long_prompt, "robot_control")  # found by its text, though stored cut short
+    [(stored_prompt, expert)] = router.store.corrections()
+    assert expert == "robot_control" and long_prompt.startswith(stored_prompt) and len(stored_prompt) == 4096
 
 
 def test_fallback_below_threshold(router):

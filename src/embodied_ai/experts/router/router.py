@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -185,7 +185,8 @@ class Router:
             shutil.copyfile(initial_gate, state_dir / f".{GATE_FILE}.seed")
             (state_dir / f".{GATE_FILE}.seed").replace(gate_path)
         saved = _read_saved_config(state_dir / CONFIG_FILE)
-        router_config = config or RouterConfig(**saved.get("config", {}))
+        known = {f.name for f in fields(RouterConfig)}
+        router_config = config or RouterConfig(**{k: v for k, v in saved.get("config", {}).items() if k in known})
         router = cls(
             state_dir,
             GateSession.from_file(gate_path),

@@ -19,6 +19,10 @@ from pathlib import Path
 # Decisions are kept so feedback can name a request; older ones are dropped past this count
 # (their counters stay). Bounded so a long-running robot does not grow the file forever.
 MAX_KEPT_DECISIONS = 20_000
+# A prompt is stored (for feedback by prompt text and retraining) up to this length: the
+# embedder reads only its first 256 tokens anyway, and 20 000 kept 100 000-character prompts
+# would otherwise make a 2 GB file.
+STORED_PROMPT_CHARS = 4096
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -116,7 +120,7 @@ class StatisticsStore:
             self._db.executemany(
                 "INSERT INTO decisions(request_id, prompt, expert, top_expert, confidence, fallback, created)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(r[0], r[1], r[2], r[3], r[4], int(r[5]), now) for r in rows],
+                [(r[0], r[1][:STORED_PROMPT_CHARS], r[2], r[3], r[4], int(r[5]), now) for r in rows],
             )
             for _, _, expert, _, confidence, _ in rows:
                 self._db.execute(
@@ -147,7 +151,7 @@ class StatisticsStore:
             if row is None:
                 row = self._db.execute(
                     "SELECT request_id, prompt, expert FROM decisions WHERE prompt = ? ORDER BY seq DESC LIMIT 1",
-                    (request_id_or_prompt,),
+                    (request_id_or_prompt[:STORED_PROMPT_CHARS],),
                 ).fetchone()
         return StoredDecision(*row) if row else None
 
