@@ -37,6 +37,32 @@ def _doctor(args: argparse.Namespace) -> int:
     return run_checks(Path(args.config))
 
 
+def _keys(args: argparse.Namespace) -> int:
+    from embodied_ai.bridge.keys import TIERS, ApiKeyStore
+
+    store = ApiKeyStore.in_state_dir(Path(args.state_dir) if args.state_dir else None)
+    if args.keys_command == "create":
+        rate_limit = args.rate_limit if args.rate_limit is not None else TIERS[args.tier]
+        try:
+            key, secret = store.create(args.name, rate_limit)
+        except ValueError as exc:
+            print(f"embodied keys create: {exc}", file=sys.stderr)
+            return 2
+        print(f"created key {key.id} '{key.name}' (limit {key.rate_limit or 'none'}) in {store.path}")
+        print(secret)  # the only time the secret is shown
+        return 0
+    if args.keys_command == "revoke":
+        if store.revoke(args.id):
+            print(f"revoked key {args.id}")
+            return 0
+        print(f"embodied keys revoke: no active key {args.id}", file=sys.stderr)
+        return 1
+    for key in store.list():
+        state = "active" if key.active else f"revoked {key.revoked_at}"
+        print(f"{key.id:>4}  {key.name:<20} {key.hint}…  {key.rate_limit or 'unlimited':<12} {key.created_at}  {state}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="embodied", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -52,6 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
     from embodied_ai.experts.cli import add_commands as add_experts_commands
 
     add_experts_commands(commands)
+    keys = commands.add_parser("keys", help="API keys of the REST bridge (stored hashed in the state directory)")
+    keys.add_argument("--state-dir", help="default: $EMBODIED_STATE_DIR or ~/.local/state/embodied")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser("create", help="make a key and print it once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--tier", choices=["free", "pro", "enterprise"], default="pro",
+                        help="seed 000's limits: free 100/hour, pro 1000/hour, enterprise unlimited")
+    create.add_argument("--rate-limit", help='instead of a tier, e.g. "10/minute" ("" = unlimited)')
+    key_commands.add_parser("list", help="every key, active or revoked (never the secrets)")
+    revoke = key_commands.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("id", type=int)
+    keys.set_defaults(func=_keys)
     return parser
 
 

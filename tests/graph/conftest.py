@@ -108,9 +108,24 @@ class LaunchedGraph:
         return self._popen.returncode
 
 
+def bridge_options(state_dir: Path) -> tuple[str, ...]:
+    """The REST bridge on a free loopback port (never a fixed 8000, which parallel runs and a
+    running robot would share) with its API keys in ``state_dir``."""
+    return ("--set", "rest_bridge.port=0", "--set", f"rest_bridge.state_dir={state_dir}")
+
+
+def bridge_url(launched: LaunchedGraph, timeout: float = STARTUP_TIMEOUT_S) -> str:
+    """The URL the (latest) bridge process logged that it serves on."""
+    pattern = r"\[rest_bridge\]: serving on (http://[\d.]+:\d+)"
+    launched.wait_for_output(pattern, timeout)
+    return re.findall(pattern, launched.output)[-1]
+
+
 @pytest.fixture(scope="session")
-def graph(ros_environment: None) -> Iterator[LaunchedGraph]:
-    launched = LaunchedGraph()
+def graph(ros_environment: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedGraph]:
+    state_dir = tmp_path_factory.mktemp("bridge_state")
+    launched = LaunchedGraph(*bridge_options(state_dir))
+    launched.bridge_state_dir = state_dir
     try:
         launched.wait_for_output(r"\[servo_controller]: active", STARTUP_TIMEOUT_S)
         yield launched

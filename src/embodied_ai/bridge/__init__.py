@@ -1,0 +1,5 @@
+"""The REST bridge's core: a FastAPI app (seed 000's API) over the ``RobotGraph`` port.
+
+ROS-free: the bridge node (``embodied_ros.rest_bridge``) implements the port with rclpy and
+serves the app with uvicorn. Entry point: ``embodied_ai.bridge.app.create_app``.
+"""

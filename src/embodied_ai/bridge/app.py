@@ -1,0 +1,78 @@
+"""The bridge's FastAPI app: seed 000's API under /v1, the WebSocket, Prometheus metrics,
+OpenAI compatibility and the operator dashboard, all over a RobotGraph port."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+
+import psutil
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from embodied_ai import __version__
+from embodied_ai.bridge.errors import install_error_handlers
+from embodied_ai.bridge.events import EventHub
+from embodied_ai.bridge.keys import ApiKeyStore
+from embodied_ai.bridge.metrics import BridgeMetrics
+from embodied_ai.bridge.middleware import RateLimitHeaders, RequestTiming
+from embodied_ai.bridge.port import RobotGraph
+from embodied_ai.bridge.routes import (experts, hardware, inference, monitoring, multimodal, openai, router,
+                                       training, websocket)
+from embodied_ai.bridge.security import Security
+from embodied_ai.bridge.settings import BridgeSettings
+from embodied_ai.bridge.uploads import MULTIPART_OVERHEAD_BYTES, BodySizeLimit
+
+
+def create_app(graph: RobotGraph, settings: BridgeSettings, keys: ApiKeyStore | None = None) -> FastAPI:
+    keys = keys or ApiKeyStore.in_state_dir(settings.state_dir)
+    hub = EventHub()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hub.bind(asyncio.get_running_loop())
+        unsubscribe = graph.subscribe(hub.publish)
+        psutil.cpu_percent(interval=None)  # the first reading only starts psutil's interval
+        try:
+            yield
+        finally:
+            unsubscribe()
+
+    app = FastAPI(
+        title="Embodied AI runtime API", version=__version__, lifespan=lifespan,
+        description="Seed 000's API over the live ROS 2 graph. Every /v1 answer is an envelope "
+                    "`{success, data, error, timestamp}`; errors carry seed codes (1000-4001) or, for "
+                    "protocol errors, the HTTP status.",
+    )
+    app.state.graph, app.state.settings, app.state.hub = graph, settings, hub
+    app.state.security = Security(keys, settings.anonymous_rate_limit)
+    app.state.metrics = BridgeMetrics(graph)
+    app.state.started_at, app.state.started_at_wall = time.monotonic(), time.time()
+    install_error_handlers(app)
+
+    for module in (experts, training, inference, router, multimodal, hardware, monitoring, openai):
+        app.include_router(module.router)
+    app.include_router(monitoring.prometheus)
+    app.include_router(websocket.router)
+    if settings.dashboard:
+        dashboard = files("embodied_ai.bridge") / "dashboard"
+        app.mount("/dashboard", StaticFiles(directory=str(dashboard), html=True), name="dashboard")
+
+        @app.get("/", include_in_schema=False)
+        async def root() -> RedirectResponse:
+            return RedirectResponse("/dashboard/")
+
+    # Outermost last: the body limit sees every byte first; CORS only when origins are named.
+    app.add_middleware(RateLimitHeaders)
+    app.add_middleware(RequestTiming, metrics=app.state.metrics)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+                           allow_methods=["GET", "POST", "PUT", "DELETE"], allow_headers=["Authorization",
+                                                                                          "Content-Type"])
+    app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES)
+    return app

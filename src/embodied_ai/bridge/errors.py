@@ -1,0 +1,106 @@
+"""Seed error codes to HTTP statuses, and the handlers that answer every error in the envelope.
+
+Seed codes (1000-4001) come from the graph or from the bridge's own checks; protocol errors
+(a malformed request, a missing key, a rate limit, an unknown route) carry their HTTP status
+as the code, as the seed's 429 example does.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from embodied_ai.bridge.port import GraphUnavailable
+from embodied_ai.bridge.schemas.common import Envelope, ErrorInfo
+from embodied_ai.errors import EmbodiedError, ErrorCode
+
+log = logging.getLogger(__name__)
+
+# Why each status: a refused or impossible request is the client's to change (4xx); a missing
+# capability is temporary (503); a deadline is a gateway timeout (504).
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.EXPERT_NOT_FOUND: 404,
+    ErrorCode.EXPERT_NOT_READY: 503,
+    ErrorCode.EXPERT_CREATION_FAILED: 422,
+    ErrorCode.TRAINING_FAILED: 422,
+    ErrorCode.DATASET_INVALID: 400,
+    ErrorCode.INFERENCE_FAILED: 422,
+    ErrorCode.TIMEOUT: 504,
+    ErrorCode.HARDWARE_ERROR: 409,
+    ErrorCode.SAFETY_VIOLATION: 422,
+}
+
+
+class ApiError(Exception):
+    """A protocol-level error (bad request, payload too large, ...), answered in the envelope."""
+
+    def __init__(self, status: int, message: str, details: object = None,
+                 headers: dict[str, str] | None = None, retry_after_seconds: int | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.details = status, message, details
+        self.headers = headers or {}
+        self.retry_after_seconds = retry_after_seconds
+
+
+def http_status(error: EmbodiedError) -> int:
+    if isinstance(error, GraphUnavailable):
+        return 503
+    return HTTP_STATUS.get(error.code, 500)
+
+
+def error_body(code: int, message: str, details: object = None, retry_after_seconds: int | None = None) -> dict:
+    info = ErrorInfo(code=code, message=message, details=details, retry_after_seconds=retry_after_seconds)
+    return jsonable_encoder(Envelope[None](success=False, error=info), exclude_none=False)
+
+
+def error_response(status: int, code: int, message: str, details: object = None,
+                   headers: dict[str, str] | None = None, retry_after_seconds: int | None = None) -> JSONResponse:
+    return JSONResponse(error_body(code, message, details, retry_after_seconds), status_code=status, headers=headers)
+
+
+def describe(code: ErrorCode) -> str:
+    """The seed's wording for a code: EXPERT_NOT_FOUND -> "Expert not found"."""
+    return code.name.replace("_", " ").capitalize()
+
+
+def embodied_error_response(error: EmbodiedError) -> JSONResponse:
+    return error_response(http_status(error), int(error.code), describe(error.code), error.message)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(EmbodiedError)
+    async def _embodied(_: Request, exc: EmbodiedError) -> JSONResponse:
+        return embodied_error_response(exc)
+
+    @app.exception_handler(ApiError)
+    async def _api(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.status, exc.message, exc.details, exc.headers, exc.retry_after_seconds)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                   for e in exc.errors()]
+        return error_response(400, 400, "Bad request", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        phrase = HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else "Error"
+        detail = exc.detail if exc.detail != phrase else None
+        return error_response(exc.status_code, exc.status_code, phrase, detail, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # A bug in the bridge: say so in the envelope, keep the traceback in the node's log.
+        log.exception("unhandled error in the REST bridge")
+        return error_response(500, 500, "Internal server error", type(exc).__name__)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict]:
+    """OpenAPI ``responses`` entries for the error statuses a route can answer."""
+    return {status: {"model": Envelope[None], "description": HTTPStatus(status).phrase} for status in statuses}

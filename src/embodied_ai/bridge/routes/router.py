@@ -1,0 +1,51 @@
+"""Router API: the experts node's routing statistics, routing decisions and retraining."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from embodied_ai.bridge.errors import ApiError, error_responses
+from embodied_ai.bridge.port import RobotGraph
+from embodied_ai.bridge.routes import deps
+from embodied_ai.bridge.schemas.common import Envelope, Message, ok
+from embodied_ai.bridge.schemas.router import (ExpertRouting, RouteBody, Routed, RouterIssue, RouterRetrain,
+                                               RouterStats)
+from embodied_ai.bridge.security import authorize
+from embodied_ai.bridge.settings import BridgeSettings
+from embodied_ai.bridge.uploads import path_inside
+
+router = APIRouter(prefix=f"{deps.API_PREFIX}/router", tags=["router"], dependencies=[Depends(authorize)],
+                   responses=error_responses(400, 401, 422, 429, 503, 504))
+Graph = Annotated[RobotGraph, Depends(deps.graph)]
+Settings = Annotated[BridgeSettings, Depends(deps.settings)]
+
+
+@router.get("/stats", summary="Per-expert routing statistics and issues")
+async def stats(graph: Graph) -> Envelope[RouterStats]:
+    s = graph.router_statistics()
+    experts = [ExpertRouting(expert_name=name, selections=selections, avg_confidence=confidence,
+                             accuracy=None if math.isnan(accuracy) else accuracy)
+               for name, selections, confidence, accuracy
+               in zip(s.experts, s.selections, s.average_confidence, s.feedback_accuracy)]
+    return ok(RouterStats(total_requests=s.total_requests, fallback_rate=s.fallback_rate, stats=experts,
+                          issues=[RouterIssue(message=issue) for issue in s.issues]))
+
+
+@router.post("/route", summary="Which expert would answer this prompt (nothing is generated)")
+async def route(body: RouteBody, graph: Graph) -> Envelope[Routed]:
+    r = await graph.route(body.prompt)
+    return ok(Routed(expert=r.expert, confidence=r.confidence, fallback=r.fallback,
+                     candidates=r.candidates, scores=r.scores))
+
+
+@router.post("/retrain", summary="Retrain the router from a JSONL of labelled prompts")
+async def retrain(body: RouterRetrain, graph: Graph, settings: Settings) -> Envelope[Message]:
+    datasets = settings.state_dir / "datasets"
+    path = path_inside(datasets, body.training_data_path)
+    if not path.is_file():
+        raise ApiError(400, "no such file in the datasets folder", body.training_data_path)
+    message = await graph.retrain_router(path, body.num_epochs)
+    return ok(Message(status="started", message=message))

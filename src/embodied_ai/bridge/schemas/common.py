@@ -1,0 +1,50 @@
+"""The seed's response envelope and error body, shared by every resource."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class Strict(BaseModel):
+    """Request bodies: unknown fields are an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorInfo(BaseModel):
+    """``code`` is a seed 000 code (1000-4001) or, for protocol errors (bad request, auth, rate
+    limit), the HTTP status, as in the seed's 429 example."""
+
+    code: int = Field(examples=[1000])
+    message: str = Field(examples=["Expert not found"])
+    details: str | list[object] | dict[str, object] | None = None
+    retry_after_seconds: int | None = None
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Envelope(BaseModel, Generic[T]):
+    """``{success, data, error, timestamp}`` around every /v1 answer (seed 000 "Response Format")."""
+
+    success: bool
+    data: T | None = None
+    error: ErrorInfo | None = None
+    timestamp: datetime = Field(default_factory=utc_now)
+
+
+def ok(data: T) -> Envelope[T]:
+    return Envelope[T](success=True, data=data)
+
+
+class Message(BaseModel):
+    """Data of operations that only report what happened."""
+
+    status: str
+    message: str
