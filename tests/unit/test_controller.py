@@ -74,6 +74,15 @@ def test_relative_move_past_a_limit_is_refused_not_clamped(rig):
         rig.controller.move({"shoulder_pitch_r": DEG(90)}, relative=True)
 
 
+@pytest.mark.parametrize("relative", [False, True])
+def test_a_move_naming_an_unknown_joint_is_refused_whole(rig, relative):
+    before = rig.controller.setpoints
+    with pytest.raises(SafetyViolation, match="unknown joint 'tail'"):
+        rig.controller.move({"head_pan": DEG(5), "tail": DEG(1)}, relative=relative)
+    rig.step(0.2)
+    assert rig.controller.setpoints == before
+
+
 @pytest.mark.parametrize("value", [math.nan, math.inf])
 def test_non_finite_goal_is_refused(rig, value):
     with pytest.raises(SafetyViolation, match="not a finite number"):

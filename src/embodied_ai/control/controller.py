@@ -108,6 +108,8 @@ class ServoController:
         """Start a synchronised minimum-jerk move; raises SafetyViolation with the reason."""
         with self._lock:
             self._check_can_move(targets)
+            if unknown := [j for j in targets if j not in self._setpoint]:
+                raise SafetyViolation(f"unknown joint '{unknown[0]}'")  # before reading its setpoint
             start = {j: self._setpoint[j] for j in targets}
             goal = {j: start[j] + v for j, v in targets.items()} if relative else dict(targets)
             validate_targets(self.description, goal)
