@@ -97,7 +97,7 @@ def recipe_key(gguf: Path, recipe: BaseRecipe) -> str:
 
     material = json.dumps({
         "gguf": _file_sha256(gguf), "recipe": asdict(recipe), "builder": onnxruntime_genai.__version__,
-        "transformers": transformers.__version__, "format": 1,
+        "transformers": transformers.__version__, "format": 2,
     }, sort_keys=True)
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
@@ -227,7 +227,7 @@ def lora_initializers_to_inputs(model_path: Path) -> list[str]:
     """Turn every LoRA weight initializer into a graph input with an empty default.
 
     A LoRA MatMul's weight is [in, r] (A) or [r, out] (B, already scaled by alpha/r by the
-    builder); the rank becomes a symbolic dimension so adapters of any rank fit, and the
+    builder); the rank becomes a symbolic dimension so adapters of any rank fit (and may leave layers out), and the
     default has rank 0 so the branch contributes nothing when no adapter is active.
     """
     import onnx
@@ -244,7 +244,10 @@ def lora_initializers_to_inputs(model_path: Path) -> list[str]:
     for name, kind in sorted(lora_weights.items()):
         weight = numpy_helper.to_array(initializers[name])
         rows, cols = weight.shape
-        shape: list[object] = [rows, "lora_rank"] if kind == "A" else ["lora_rank", cols]
+        # One rank symbol per adapted projection (shared by its A and B): an adapter may cover
+        # only some layers, and ORT requires every input named with one symbol to agree in size.
+        rank = name.replace(".lora_A.", ".lora.").replace(".lora_B.", ".lora.").replace(".MatMul.weight", ".rank")
+        shape: list[object] = [rows, rank] if kind == "A" else [rank, cols]
         empty = np.zeros((rows, 0) if kind == "A" else (0, cols), dtype=weight.dtype)
         graph.initializer.remove(initializers[name])
         graph.initializer.append(numpy_helper.from_array(empty, name))

@@ -46,6 +46,7 @@ class TrainingConfig:
     # on CPU; None adapts every layer.
     lora_layers: tuple[int, ...] | None = tuple(range(22, 30))
     save_steps: int = 50
+    log_steps: int = 5                  # progress (status.json, callbacks) every this many steps
     max_length: int = 96                # tokens per example (prompt + answer)
     system_prompt: str = ""
     # Full training from scratch (use_lora False and a base of None): the model's shape.
@@ -246,7 +247,7 @@ class TrainingJob:
             max_steps=config.max_steps,
             warmup_steps=config.warmup_steps,
             lr_scheduler_type="cosine",
-            logging_steps=5,
+            logging_steps=config.log_steps,
             save_strategy="steps",
             save_steps=config.save_steps,
             save_total_limit=2,
