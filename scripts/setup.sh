@@ -10,6 +10,18 @@ venv="$root/.venv"
 python="${PYTHON:-python3}"
 stamp="$venv/.embodied-setup"
 
+# The dashboard's browser tests drive Debian's headless Chromium through its chromedriver
+# (no browser download at run time). Installed when missing and we may use apt.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    echo "setup: installing chromium and chromium-driver (apt)"
+    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver; } \
+      >/dev/null 2>&1 || echo "setup: could not install chromium; the dashboard tests will fail"
+  else
+    echo "setup: chromium/chromedriver missing (apt-get install chromium chromium-driver); the dashboard tests need them"
+  fi
+fi
+
 # Everything that changes what set-up produces.
 fingerprint() {
   (cd "$root" && cat scripts/*.sh scripts/fix_ros_cmake_paths.py requirements/*.txt pyproject.toml \

@@ -39,15 +39,17 @@ class Security:
         self._parsed: dict[str, RateLimitItem] = {}
 
     def authenticate(self, token: str | None) -> Principal:
-        if token:
-            key = self.keys.authenticate(token)
-            if key is None:
-                raise ApiError(401, "Invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
-            return Principal(key.id, key.name, key.rate_limit)
-        if self.keys.has_active_keys():
+        if not self.keys.has_active_keys():
+            # Keyless (and so loopback-only): any token is ignored, so clients that insist on
+            # sending one (the openai package does) work unchanged.
+            return self.anonymous
+        if not token:
             raise ApiError(401, "An API key is required: send 'Authorization: Bearer <key>'",
                            headers={"WWW-Authenticate": "Bearer"})
-        return self.anonymous
+        key = self.keys.authenticate(token)
+        if key is None:
+            raise ApiError(401, "Invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+        return Principal(key.id, key.name, key.rate_limit)
 
     def consume(self, principal: Principal) -> dict[str, str]:
         """Count one request; returns the X-RateLimit-* headers, raises 429 past the limit."""

@@ -49,7 +49,7 @@ async def authenticate(socket: WebSocket, security: Security) -> Principal | Non
     token = header[7:].strip() if header.lower().startswith("bearer ") else None
     try:
         if token or not security.keys.has_active_keys():
-            principal = security.authenticate(token)
+            principal = security.authenticate(token)  # keyless: anonymous
         else:
             first = ClientMessage.model_validate(await asyncio.wait_for(socket.receive_json(), AUTH_TIMEOUT_S))
             if first.action != "authenticate" or not first.api_key:

@@ -1,0 +1,287 @@
+"""Python SDK for the REST bridge (seed 000's "SDK Examples"):
+
+    from embodied_ai import Client
+
+    client = Client(api_key="emb_...")            # base_url defaults to http://localhost:8000
+    experts = client.experts.list(category="programming")
+    result = client.inference.generate(prompt="Write Rust code", max_tokens=100)
+    print(result.text)
+    for token in client.inference.stream(prompt="Count to five"):
+        print(token, end="")
+    client.hardware.move("shoulder_pitch_r", 45.0, duration_ms=1000)
+
+Answers are the bridge's own pydantic models (``embodied_ai.bridge.schemas``), unwrapped from
+the envelope; an error envelope raises ``ApiError``. 429 and 503 (and a refused connection)
+are retried with back-off, honouring Retry-After: both mean the request was not carried out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from httpx_sse import connect_sse
+from pydantic import TypeAdapter
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from embodied_ai.bridge.schemas.experts import ExpertCreated, ExpertDeleted, ExpertDetail, ExpertPage
+from embodied_ai.bridge.schemas.hardware import EmergencyStopResult, GraspResult, Sensors, ServoMoved
+from embodied_ai.bridge.schemas.inference import BatchResults, Generated, StreamToken
+from embodied_ai.bridge.schemas.monitoring import Health, Metrics
+from embodied_ai.bridge.schemas.multimodal import Detections, MultimodalResult, Transcription
+from embodied_ai.bridge.schemas.router import Routed, RouterStats
+from embodied_ai.bridge.schemas.training import DatasetInfo, TrainingJob, TrainingStatus, TrainingStopped
+from embodied_ai.sdk.errors import ApiError
+
+T = TypeVar("T")
+RETRY_STATUSES = {429, 503}
+DEFAULT_BASE_URL = "http://localhost:8000"
+FileInput = bytes | str | Path
+
+
+def _retryable(error: BaseException) -> bool:
+    return isinstance(error, httpx.ConnectError) or (isinstance(error, ApiError) and error.status in RETRY_STATUSES)
+
+
+class _WaitRetryAfter:
+    """Wait what the server's Retry-After says, else exponential back-off with jitter."""
+
+    def __init__(self, max_wait_s: float) -> None:
+        self._fallback = wait_exponential_jitter(multiplier=0.5, max=max_wait_s)
+        self._max = max_wait_s
+
+    def __call__(self, state: Any) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, ApiError) and error.retry_after is not None:
+            return min(float(error.retry_after), self._max)
+        return self._fallback(state)
+
+
+def _file(value: FileInput, name: str) -> tuple[str, bytes]:
+    if isinstance(value, bytes):
+        return name, value
+    path = Path(value)
+    return path.name, path.read_bytes()
+
+
+class Client:
+    def __init__(self, api_key: str | None = None, base_url: str = DEFAULT_BASE_URL, timeout: float = 120.0,
+                 max_retries: int = 4, max_retry_wait_s: float = 30.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout, transport=transport)
+        self._retrying = dict(retry=retry_if_exception(_retryable), stop=stop_after_attempt(max_retries + 1),
+                              wait=_WaitRetryAfter(max_retry_wait_s), reraise=True)
+        self.experts = Experts(self)
+        self.inference = Inference(self)
+        self.router = Router(self)
+        self.datasets = Datasets(self)
+        self.training = Training(self)
+        self.vision = Vision(self)
+        self.audio = Audio(self)
+        self.multimodal = Multimodal(self)
+        self.hardware = Hardware(self)
+        self.monitoring = Monitoring(self)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        for attempt in Retrying(**self._retrying):
+            with attempt:
+                response = self._http.request(method, path, **kwargs)
+                if response.status_code >= 400:
+                    raise ApiError.from_response(response)
+                return response
+        raise AssertionError("unreachable: tenacity reraises the last error")
+
+    def request(self, method: str, path: str, data_type: type[T], **kwargs: Any) -> T:
+        """One call; returns the envelope's ``data`` as ``data_type``."""
+        body = self._send(method, path, **kwargs).json()
+        return TypeAdapter(data_type).validate_python(body["data"])
+
+    def health(self) -> Health:
+        response = self._http.get("/v1/health")  # 503 carries a Health body too
+        return Health.model_validate(response.json())
+
+
+class _Resource:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+
+class Experts(_Resource):
+    def list(self, category: str | None = None, status: str | None = None, sort_by: str = "name",
+             limit: int = 50, offset: int = 0) -> ExpertPage:
+        params = {k: v for k, v in dict(category=category, status=status, sort_by=sort_by, limit=limit,
+                                          offset=offset).items() if v is not None}
+        return self._client.request("GET", "/v1/experts/list", ExpertPage, params=params)
+
+    def get(self, expert_id: int | str) -> ExpertDetail:
+        return self._client.request("GET", f"/v1/experts/{expert_id}", ExpertDetail)
+
+    def create(self, name: str, domain: str, category: str = "general", size: str | None = None,
+               **config: Any) -> ExpertCreated:
+        """``size`` ("small" | "medium" | "large") or d_model / n_layers / n_heads / quantization / base_model."""
+        body = {"name": name, "domain": domain, "category": category, "size": size, **config}
+        return self._client.request("POST", "/v1/experts/create", ExpertCreated, json=body)
+
+    def update(self, expert_id: int | str, **changes: Any) -> ExpertDetail:
+        return self._client.request("PUT", f"/v1/experts/{expert_id}", ExpertDetail, json=changes)
+
+    def delete(self, expert_id: int | str, hard_delete: bool = False) -> ExpertDeleted:
+        return self._client.request("DELETE", f"/v1/experts/{expert_id}", ExpertDeleted,
+                                    params={"hard_delete": str(hard_delete).lower()})
+
+    def resize(self, expert_id: int | str, d_model: int, n_layers: int, n_heads: int) -> ExpertCreated:
+        return self._client.request("POST", f"/v1/experts/{expert_id}/resize", ExpertCreated,
+                                    json={"d_model": d_model, "n_layers": n_layers, "n_heads": n_heads})
+
+
+class TokenStream:
+    """Iterate for the tokens as they are generated; ``result`` holds the final answer after."""
+
+    def __init__(self, client: Client, body: dict[str, Any]) -> None:
+        self._client, self._body = client, body
+        self.result: Generated | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        with ExitStack() as stack:
+            # Retries happen only until the stream is open: once tokens flow, the generation ran.
+            for attempt in Retrying(**self._client._retrying):
+                with attempt:
+                    opening = ExitStack()
+                    source = opening.enter_context(
+                        connect_sse(self._client._http, "POST", "/v1/inference/generate/stream", json=self._body))
+                    if source.response.status_code >= 400:
+                        source.response.read()
+                        opening.close()
+                        raise ApiError.from_response(source.response)
+                    stack.push(opening)
+            for event in source.iter_sse():
+                if event.event == "done":
+                    self.result = Generated.model_validate_json(event.data)
+                elif event.event == "error":
+                    raise ApiError.from_body(200, event.json())
+                else:
+                    yield StreamToken.model_validate_json(event.data).token
+
+
+class Inference(_Resource):
+    @staticmethod
+    def _body(prompt: str, expert_id: int | str | None, max_tokens: int | None, temperature: float, top_p: float,
+              stop_sequences: list[str] | None) -> dict[str, Any]:
+        return {"prompt": prompt, "expert_id": expert_id, "max_tokens": max_tokens, "temperature": temperature,
+                "top_p": top_p, "stop_sequences": stop_sequences or []}
+
+    def generate(self, prompt: str, expert_id: int | str | None = None, max_tokens: int | None = None,
+                 temperature: float = 0.0, top_p: float = 1.0, stop_sequences: list[str] | None = None) -> Generated:
+        body = self._body(prompt, expert_id, max_tokens, temperature, top_p, stop_sequences)
+        return self._client.request("POST", "/v1/inference/generate", Generated, json=body)
+
+    def stream(self, prompt: str, expert_id: int | str | None = None, max_tokens: int | None = None,
+               temperature: float = 0.0, top_p: float = 1.0, stop_sequences: list[str] | None = None) -> TokenStream:
+        return TokenStream(self._client, self._body(prompt, expert_id, max_tokens, temperature, top_p, stop_sequences))
+
+    def batch(self, requests: list[dict[str, Any]], max_tokens: int | None = None) -> BatchResults:
+        return self._client.request("POST", "/v1/inference/batch", BatchResults,
+                                    json={"requests": requests, "max_tokens": max_tokens})
+
+
+class Router(_Resource):
+    def stats(self) -> RouterStats:
+        return self._client.request("GET", "/v1/router/stats", RouterStats)
+
+    def route(self, prompt: str) -> Routed:
+        return self._client.request("POST", "/v1/router/route", Routed, json={"prompt": prompt})
+
+    def retrain(self, training_data_path: str, num_epochs: int = 10) -> dict[str, Any]:
+        return self._client.request("POST", "/v1/router/retrain", dict,
+                                    json={"training_data_path": training_data_path, "num_epochs": num_epochs})
+
+
+class Datasets(_Resource):
+    def upload(self, file: FileInput, expert_id: int | str, name: str) -> DatasetInfo:
+        return self._client.request("POST", "/v1/datasets/upload", DatasetInfo, files={"file": _file(file, "dataset.jsonl")},
+                                    data={"expert_id": str(expert_id), "name": name})
+
+
+class Training(_Resource):
+    def start(self, expert_id: int, dataset_id: int, **options: Any) -> TrainingJob:
+        return self._client.request("POST", "/v1/training/start", TrainingJob,
+                                    json={"expert_id": expert_id, "dataset_id": dataset_id, **options})
+
+    def status(self, job_id: int) -> TrainingStatus:
+        return self._client.request("GET", f"/v1/training/{job_id}/status", TrainingStatus)
+
+    def stop(self, job_id: int) -> TrainingStopped:
+        return self._client.request("POST", f"/v1/training/{job_id}/stop", TrainingStopped)
+
+
+class Vision(_Resource):
+    def detect(self, image: FileInput) -> Detections:
+        return self._client.request("POST", "/v1/vision/detect", Detections, files={"image": _file(image, "image")})
+
+
+class Audio(_Resource):
+    def transcribe(self, audio: FileInput, language: str = "") -> Transcription:
+        return self._client.request("POST", "/v1/audio/transcribe", Transcription,
+                                    files={"audio": _file(audio, "audio")}, data={"language": language})
+
+    def synthesize(self, text: str, voice: str = "default", speed: float = 1.0) -> bytes:
+        """The WAV file's bytes."""
+        return self._client._send("POST", "/v1/audio/synthesize",
+                                  json={"text": text, "voice": voice, "speed": speed}).content
+
+
+class Multimodal(_Resource):
+    def process(self, text: str | None = None, image: FileInput | None = None,
+                audio: FileInput | None = None) -> MultimodalResult:
+        files = {}
+        if image is not None:
+            files["image"] = _file(image, "image")
+        if audio is not None:
+            files["audio"] = _file(audio, "audio")
+        return self._client.request("POST", "/v1/multimodal/process", MultimodalResult,
+                                    data={"text": text} if text else {}, files=files or None)
+
+
+class Hardware(_Resource):
+    def move(self, joint_name: str, angle: float, duration_ms: int | None = None, relative: bool = False) -> ServoMoved:
+        """Move one joint to ``angle`` degrees (or by it, with relative=True)."""
+        return self._client.request("POST", "/v1/hardware/servo/move", ServoMoved, json={
+            "joint_name": joint_name, "angle": angle, "duration_ms": duration_ms, "relative": relative})
+
+    def grasp(self, force: float, object_id: int | None = None, side: str = "r") -> GraspResult:
+        return self._client.request("POST", "/v1/hardware/grasp", GraspResult,
+                                    json={"force": force, "object_id": object_id, "side": side})
+
+    def sensors(self) -> Sensors:
+        return self._client.request("GET", "/v1/hardware/sensors", Sensors)
+
+    def emergency_stop(self) -> EmergencyStopResult:
+        return self._client.request("POST", "/v1/hardware/emergency_stop", EmergencyStopResult)
+
+    def reset_emergency_stop(self) -> EmergencyStopResult:
+        return self._client.request("POST", "/v1/hardware/emergency_stop/reset", EmergencyStopResult)
+
+
+class Monitoring(_Resource):
+    def metrics(self) -> Metrics:
+        return self._client.request("GET", "/v1/monitoring/metrics", Metrics)
+
+    def health(self) -> Health:
+        return self._client.health()
+
+
+__all__ = ["Client", "ApiError", "TokenStream"]

@@ -1,0 +1,60 @@
+"""The Python SDK (seed 000's example) against the graph's bridge (retries: tests/unit/test_sdk_retries.py)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from embodied_ai import Client
+from embodied_ai.sdk import ApiError
+from tests.graph.bridge_helpers import base_url, has_action, http, robot_at_rest, ros_position_deg  # noqa: F401
+
+
+@pytest.fixture
+def sdk(base_url, http) -> Client:  # noqa: F811 - http: the bridge has seen the controller
+    with Client(base_url=base_url, max_retries=0) as client:
+        yield client
+
+
+def test_hardware_move_sensors_and_grasp(sdk, client, robot_at_rest):
+    moved = sdk.hardware.move("elbow_pitch_r", 25.0, duration_ms=500)
+    assert moved.angle == pytest.approx(25.0, abs=2.0)
+    assert ros_position_deg(client, "elbow_pitch_r") == pytest.approx(25.0, abs=1.5)
+    sensors = sdk.hardware.sensors()
+    assert sensors.joint_positions["elbow_pitch_r"] == pytest.approx(25.0, abs=1.5)
+    assert math.isfinite(sensors.temperatures["elbow_pitch_r"])
+    grasp = sdk.hardware.grasp(force=4.0)
+    assert grasp.grasped and grasp.force_applied == pytest.approx(4.0, abs=1.0)
+
+
+def test_a_refusal_is_an_api_error_with_the_seed_code(sdk, robot_at_rest):
+    with pytest.raises(ApiError) as error:
+        sdk.hardware.move("elbow_pitch_r", 999.0)
+    assert error.value.status == 422 and error.value.code == 4001 and "limits" in str(error.value.details)
+
+
+def test_inference_generate_and_stream_or_expert_not_ready(sdk, client):
+    if not has_action(client, "generate"):
+        with pytest.raises(ApiError) as error:
+            sdk.inference.generate(prompt="Write Rust code", max_tokens=16)
+        assert (error.value.status, error.value.code) == (503, 1001)
+        with pytest.raises(ApiError):
+            list(sdk.inference.stream(prompt="hi"))
+        return
+    result = sdk.inference.generate(prompt="Write Rust code", max_tokens=16)
+    assert result.text and result.expert_used
+    stream = sdk.inference.stream(prompt="Name three colours.", max_tokens=16)
+    tokens = list(stream)
+    assert tokens and stream.result is not None and stream.result.text == "".join(tokens)
+
+
+def test_experts_list_answers_expert_not_ready_until_the_registry_is_exposed(sdk):
+    with pytest.raises(ApiError) as error:
+        sdk.experts.list(category="programming")
+    assert (error.value.status, error.value.code) == (503, 1001)
+
+
+def test_health_and_metrics(sdk):
+    assert sdk.health().components["servo_controller"] == "ok"
+    assert sdk.monitoring.metrics().system.ram_total_gb > 0
