@@ -34,15 +34,21 @@ REPO = Path(__file__).resolve().parents[1]
 HELDOUT = REPO / "models" / "router" / "data" / "heldout.jsonl"
 
 
-def timed_ms(calls: list[Callable[[], object]], warmup: int = 10) -> list[float]:
-    for call in calls[:warmup]:
+def timed_pairs_ms(
+    baseline: list[Callable[[], object]], candidate: list[Callable[[], object]], warmup: int
+) -> tuple[list[float], list[float]]:
+    """Time baseline[i] and candidate[i] back to back, alternating which goes first, so load
+    from other processes on a shared machine falls on both alike."""
+    for call in baseline[:warmup] + candidate[:warmup]:
         call()
-    samples = []
-    for call in calls:
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000.0)
-    return samples
+    base_ms, cand_ms = [], []
+    for i, (first, second) in enumerate(zip(baseline, candidate)):
+        order = [(first, base_ms), (second, cand_ms)]
+        for call, samples in order if i % 2 == 0 else reversed(order):
+            started = time.perf_counter()
+            call()
+            samples.append((time.perf_counter() - started) * 1000.0)
+    return base_ms, cand_ms
 
 
 def summary(samples_ms: list[float], prompts_per_call: int = 1) -> dict[str, float]:
@@ -79,13 +85,15 @@ def main(argv: list[str] | None = None) -> int:
         def raw(feeds: dict[str, np.ndarray]) -> Callable[[], object]:
             return lambda: session.run(["last_hidden_state"], feeds)
 
-        # Interleave method order per phase so drift in machine load hits both alike.
+        single_raw, single_router = timed_pairs_ms(
+            [raw(f) for f in single_feeds], [lambda p=p: router.route(p) for p in singles], warmup=10)
+        batch_raw, batch_router = timed_pairs_ms(
+            [raw(f) for f in batch_feeds], [lambda b=b: router.route_batch(b) for b in batches], warmup=2)
         results = {
-            "single_baseline_session_run": summary(timed_ms([raw(f) for f in single_feeds])),
-            "single_router_route": summary(timed_ms([lambda p=p: router.route(p) for p in singles])),
-            "batch_baseline_session_run": summary(timed_ms([raw(f) for f in batch_feeds], warmup=3), args.batch_size),
-            "batch_router_route_batch": summary(
-                timed_ms([lambda b=b: router.route_batch(b) for b in batches], warmup=3), args.batch_size),
+            "single_baseline_session_run": summary(single_raw),
+            "single_router_route": summary(single_router),
+            "batch_baseline_session_run": summary(batch_raw, args.batch_size),
+            "batch_router_route_batch": summary(batch_router, args.batch_size),
         }
         router.close()
 
