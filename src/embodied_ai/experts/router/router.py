@@ -325,14 +325,16 @@ class Router:
         """
         loaded = load_labelled_prompts(training_data_path)
         examples = list(loaded.examples)
+        # The data decides the experts: feedback naming an expert the data no longer has is
+        # left out rather than bringing that expert back on a handful of examples.
+        experts = sorted({e.expert for e in examples})
         feedback_examples = 0
         if include_feedback:
             known = {" ".join(e.prompt.split()).lower() for e in examples}
             for prompt, expert in self.store.corrections():
-                if " ".join(prompt.split()).lower() not in known:
+                if expert in experts and " ".join(prompt.split()).lower() not in known:
                     examples.append(LabelledPrompt(prompt, expert))
                     feedback_examples += 1
-        experts = sorted({e.expert for e in examples})
         if self._config.fallback_expert not in experts:
             raise DatasetInvalidError(
                 f"the training data has no prompts for the fallback expert {self._config.fallback_expert!r}"
