@@ -52,5 +52,5 @@ def test_dataset_builder_and_training_script_rebuild_a_gate(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["heldout"]["examples"] == 40
     assert metrics["training"]["examples"] == 100
-    # Even 25 prompts per expert separate these domains far better than chance (25 %).
-    assert metrics["heldout"]["accuracy"] >= 0.6
+    # 25 prompts per expert already separate these domains (95 % seen), far above chance (25 %).
+    assert metrics["heldout"]["accuracy"] >= 0.75
