@@ -137,8 +137,11 @@ class ServoController:
             self._replace_command(StreamCommand(handle, dict(targets)))
             return handle
 
-    def grasp(self, side: str, force: float) -> CommandHandle:
-        """Close a gripper until ``force`` newtons is sensed, the gripper is closed, or timeout."""
+    def check_grasp(self, side: str, force: float) -> str:
+        """Raise SafetyViolation if ``grasp(side, force)`` would be refused now; returns the gripper joint.
+
+        Lets a caller that moves the arm first (grasp by object id) refuse before any motion.
+        """
         with self._lock:
             if side not in GRIPPER_JOINTS:
                 raise SafetyViolation(f"unknown gripper side '{side}'; use 'l' or 'r'")
@@ -149,6 +152,12 @@ class ServoController:
                 raise SafetyViolation(f"grasp force {force!r} N must be a positive finite number")
             if force > cap:
                 raise SafetyViolation(f"grasp force {force:.1f} N exceeds the cap of {cap:.1f} N")
+            return joint
+
+    def grasp(self, side: str, force: float) -> CommandHandle:
+        """Close a gripper until ``force`` newtons is sensed, the gripper is closed, or timeout."""
+        with self._lock:
+            joint = self.check_grasp(side, force)
             handle = CommandHandle("grasp", (joint,))
             self._replace_command(
                 GraspCommand(handle, joint, f"gripper_{side}", force, self._clock(), self.safety.grasp.timeout_s)

@@ -10,6 +10,10 @@
 - IMU: a still torso (gravity on z) with small noise.
 - Fault injection: ``inject_fault`` makes a joint time out, return CRC errors, report a device
   error, or heat up, so every safety rule can be exercised without hardware.
+- A tabletop: objects with a shape, a colour and a pose on a table (what the cameras render).
+  When an open gripper starts closing with its fingers at a table object, that object is
+  seated between the fingers (force then rises on contact). There is no collision model: an
+  object already between those fingers is set down where the new one stood.
 
 Physics advances in ``read()`` up to the clock's time, in sub-steps, so the loop rate does not
 change the dynamics.
@@ -26,19 +30,49 @@ from dataclasses import dataclass
 import numpy as np
 
 from embodied_ai.hardware.base import BusFault, HardwareSnapshot, ImuReading, JointReading, RobotHardware
-from embodied_ai.robot.description import GRIPPER_JOINTS, RobotDescription
+from embodied_ai.robot.description import FORCE_SENSOR_FRAMES, GRIPPER_JOINTS, RobotDescription
+from embodied_ai.robot.kinematics import Kinematics
 
 GRAVITY = 9.80665
 
 
+SHAPES = ("cube", "ball", "can")
+
+
 @dataclass
 class SimObject:
-    """An object the simulation knows about. ``in_gripper`` places it between a gripper's fingers."""
+    """An object the simulation knows about. ``in_gripper`` places it between a gripper's fingers;
+    otherwise ``table_xy`` places it on the table (its base on the table top)."""
 
     object_id: int
     name: str
     width_m: float
     in_gripper: str | None = None  # "l", "r" or None
+    shape: str = "cube"            # one of SHAPES: what the cameras draw
+    colour_bgr: tuple[int, int, int] = (40, 40, 200)
+    height_m: float | None = None  # defaults to width_m
+    table_xy: tuple[float, float] | None = None  # base_link x, y on the table top (m)
+    yaw: float = 0.0               # rad about the table normal
+
+    @property
+    def height(self) -> float:
+        return self.width_m if self.height_m is None else self.height_m
+
+
+@dataclass(frozen=True)
+class SimTable:
+    """A table in front of the robot: a horizontal top at ``top_z_m`` in base_link."""
+
+    top_z_m: float = 0.30
+    x_range_m: tuple[float, float] = (0.22, 0.62)
+    y_range_m: tuple[float, float] = (-0.40, 0.40)
+    colour_bgr: tuple[int, int, int] = (70, 110, 150)
+
+    def object_centre(self, obj: SimObject) -> np.ndarray | None:
+        """Where a table object's centre is in base_link; None for an object held by a gripper."""
+        if obj.table_xy is None or obj.in_gripper is not None:
+            return None
+        return np.array([obj.table_xy[0], obj.table_xy[1], self.top_z_m + obj.height / 2])
 
 
 @dataclass(frozen=True)
@@ -52,6 +86,7 @@ class SimParameters:
     heat_c_per_s: float = 0.6           # heating rate at full load (effort at the URDF limit)
     thermal_tau_s: float = 120.0
     imu_noise: float = 0.01
+    seat_tolerance_m: float = 0.04      # fingers this close to a table object's centre close on it
 
 
 class SimulatedRobot(RobotHardware):
@@ -64,6 +99,8 @@ class SimulatedRobot(RobotHardware):
         parameters: SimParameters = SimParameters(),
         clock: Callable[[], float] = time.monotonic,
         seed: int = 0,
+        table: SimTable | None = None,
+        initial_positions: Mapping[str, float] | None = None,
     ) -> None:
         self._description = description
         self._params = parameters
@@ -71,9 +108,13 @@ class SimulatedRobot(RobotHardware):
         self._rng = np.random.default_rng(seed)
         self._lock = threading.Lock()
         self.objects = list(objects)
+        self.table = table or SimTable()
+        self._kinematics = Kinematics(description.urdf)
         names = description.joint_names
-        # Start at 0 rad clipped into the limits (a "ready" pose).
-        self._position = {j: min(max(0.0, lim.lower), lim.upper) for j, lim in description.limits.items()}
+        # Start at 0 rad (or the configured pose) clipped into the limits (a "ready" pose).
+        start = dict(initial_positions or {})
+        self._position = {j: min(max(float(start.get(j, 0.0)), lim.lower), lim.upper)
+                          for j, lim in description.limits.items()}
         self._velocity = dict.fromkeys(names, 0.0)
         self._effort = dict.fromkeys(names, 0.0)
         self._temperature = dict.fromkeys(names, parameters.ambient_c)
@@ -126,6 +167,10 @@ class SimulatedRobot(RobotHardware):
     def write_positions(self, targets: Mapping[str, float]) -> Mapping[str, BusFault]:
         with self._lock:
             failed = {j: self._faults[j] for j in targets if j in self._faults}
+            for side, gripper in GRIPPER_JOINTS.items():
+                closing = gripper in targets and gripper not in failed and float(targets[gripper]) > self._goal[gripper]
+                if closing and self._gripper_force(side) == 0.0:
+                    self._seat_table_object(side)
             for joint, value in targets.items():
                 if joint not in failed:
                     self._goal[joint] = float(value)
@@ -146,6 +191,31 @@ class SimulatedRobot(RobotHardware):
     def place_object(self, obj: SimObject) -> None:
         with self._lock:
             self.objects = [o for o in self.objects if o.object_id != obj.object_id] + [obj]
+
+    def object_states(self) -> list[tuple[int, str, tuple[float, float] | None]]:
+        """(id, holder "l"/"r"/"", table x, y or None) for every object, as of now."""
+        with self._lock:
+            return [(o.object_id, o.in_gripper or "", o.table_xy) for o in self.objects]
+
+    def held_object(self, side: str) -> SimObject | None:
+        """The object between a gripper's fingers ("l" or "r"), if any."""
+        with self._lock:
+            return self._held_object(side)
+
+    def grasp_point(self, side: str) -> np.ndarray:
+        """Where the fingers of a gripper meet (its force-sensor frame), in base_link."""
+        with self._lock:
+            return self._grasp_point(side)
+
+    @property
+    def kinematics(self) -> Kinematics:
+        return self._kinematics
+
+    @property
+    def positions(self) -> dict[str, float]:
+        """Measured joint positions (what the cameras and the renderer need)."""
+        with self._lock:
+            return dict(self._position)
 
     @property
     def goals(self) -> dict[str, float]:
@@ -195,6 +265,23 @@ class SimulatedRobot(RobotHardware):
 
     def _held_object(self, side: str) -> SimObject | None:
         return next((o for o in self.objects if o.in_gripper == side), None)
+
+    def _grasp_point(self, side: str) -> np.ndarray:
+        return self._kinematics.link_position(FORCE_SENSOR_FRAMES[f"gripper_{side}"], self._position)
+
+    def _seat_table_object(self, side: str) -> None:
+        """An open gripper closing at a table object: that object is now between its fingers."""
+        fingers = self._grasp_point(side)
+        candidates = [(float(np.linalg.norm(centre - fingers)), o) for o in self.objects
+                      if (centre := self.table.object_centre(o)) is not None]
+        near = [c for c in candidates if c[0] <= self._params.seat_tolerance_m]
+        if not near:
+            return
+        _, target = min(near, key=lambda c: c[0])
+        previous = self._held_object(side)
+        if previous is not None:
+            previous.in_gripper, previous.table_xy = None, target.table_xy
+        target.in_gripper, target.table_xy = side, None
 
     def _contact_angle(self, side: str) -> float:
         """Gripper angle at which the fingers touch the held object (or the closed limit)."""
