@@ -158,6 +158,11 @@ def test_statistics_feedback_accuracy_and_issues(tmp_path, embedder):
     assert {"expert_id", "expert_name", "selections", "avg_confidence", "accuracy"} <= set(python_row)
     assert python_row["expert_id"] == 5
     assert {"type", "expert", "recommendation"} <= set(seed_shape["issues"][0])
+
+    message = report.to_message_fields()  # embodied_interfaces/RouterStatistics
+    assert message["experts"] == DEFAULT_EXPERTS and message["selections"] == [1, 1, 0, 4]
+    assert np.isnan(message["average_confidence"][2]) and np.isnan(message["feedback_accuracy"][1])
+    assert "expert 'python' never selected in 6 requests" in message["issues"]
     router.close()
 
 

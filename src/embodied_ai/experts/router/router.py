@@ -115,6 +115,23 @@ class RouterStatistics:
         }
 
 
+    def to_message_fields(self) -> dict[str, Any]:
+        """The fields of embodied_interfaces/RouterStatistics (NaN where there is no value yet)."""
+        return {
+            "total_requests": self.total_requests,
+            "fallback_rate": self.fallback_rate,
+            "experts": [s.expert_name for s in self.stats],
+            "selections": [s.selections for s in self.stats],
+            "average_confidence": [_nan_if_none(s.avg_confidence) for s in self.stats],
+            "feedback_accuracy": [_nan_if_none(s.accuracy) for s in self.stats],
+            "issues": [issue.message for issue in self.issues],
+        }
+
+
+def _nan_if_none(value: float | None) -> float:
+    return float("nan") if value is None else value
+
+
 @dataclass
 class RetrainResult:
     metrics: GateMetrics
