@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from jiwer import wer
 
-from embodied_ai.speech.audio import chunked, silence
+from embodied_ai.speech.audio import Audio, chunked, silence
 from embodied_ai.speech.normalize import normalize_command_text
 from embodied_ai.speech.vad import WINDOW_SAMPLES, SileroVad, UtteranceSegmenter, VadConfig
 
@@ -63,8 +63,6 @@ def test_silence_and_quiet_noise_give_no_utterances():
 
 def test_speech_longer_than_the_limit_is_cut_into_pieces(commands):
     long_speech = np.concatenate([c.audio.samples for c in commands[:6]])  # ~10 s, no pauses
-    from embodied_ai.speech.audio import Audio
-
     pieces = segment(Audio(long_speech, 16_000), VadConfig(max_utterance_s=3.0))
     assert len(pieces) >= 3 and all(p.duration_s <= 3.0 + 1e-6 for p in pieces)
     assert any(p.cut for p in pieces)

@@ -31,16 +31,15 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallb
 from rclpy.node import Node
 from std_msgs.msg import Bool
 
-from embodied_ai.errors import ErrorCode
 from embodied_ai.speech.asr import AsrConfig, Segment, SpeechRecognizer
 from embodied_ai.speech.audio import Audio, StreamResampler, decode_audio
 from embodied_ai.speech.devices import Microphone, parse_device
 from embodied_ai.speech.errors import AudioFormatError, SpeechError
 from embodied_ai.speech.normalize import normalize_command_text
 from embodied_ai.speech.vad import VAD_SAMPLE_RATE, UtteranceSegmenter, Utterance, VadConfig
-from embodied_ros.spin import spin_until_shutdown
 from embodied_ros.qos import AUDIO, LATCHED, STATE
 from embodied_ros.speech_conversions import audio_from_msg, time_to_ns, transcript_msg
+from embodied_ros.spin import spin_until_shutdown
 
 # After the robot stops talking its voice still rings in the room for a moment.
 UNMUTE_DELAY_S = 0.3
@@ -99,7 +98,8 @@ class AsrNode(Node):
         if not device or self._recognizer is None:
             return None
         try:
-            microphone = Microphone(lambda audio: self._feed(audio, self.get_clock().now().nanoseconds, "microphone"),
+            # A capture stream is continuous by construction: no stamps to check for gaps.
+            microphone = Microphone(lambda audio: self._feed(audio, None, "microphone"),
                                     parse_device(device), sample_rate=VAD_SAMPLE_RATE)
             microphone.start()
         except SpeechError as exc:
@@ -117,18 +117,21 @@ class AsrNode(Node):
         except AudioFormatError as exc:
             self.get_logger().warning(f"audio message ignored: {exc}", throttle_duration_sec=5.0)
             return
-        stamp_ns = time_to_ns(msg.header.stamp) or self.get_clock().now().nanoseconds
-        self._feed(audio, stamp_ns, msg.header.frame_id)
+        # An unstamped message (stamp 0) continues the stream it arrives in.
+        self._feed(audio, time_to_ns(msg.header.stamp) or None, msg.header.frame_id)
 
-    def _feed(self, audio: Audio, stamp_ns: int, frame_id: str) -> None:
+    def _feed(self, audio: Audio, stamp_ns: int | None, frame_id: str) -> None:
+        """Add a chunk to the stream; ``stamp_ns`` (its first sample's time, if known) detects gaps."""
         with self._stream_lock:
             self._last_audio = time.monotonic()
             if self._speaking or time.monotonic() < self._muted_until:
                 return
-            expected_ns = None if self._origin_ns is None else \
-                self._origin_ns + round(self._fed_samples * 1e9 / VAD_SAMPLE_RATE)
-            if expected_ns is None or abs(stamp_ns - expected_ns) > STREAM_GAP_S * 1e9:
-                self._restart_stream(stamp_ns, frame_id)
+            if self._origin_ns is None:
+                self._restart_stream(stamp_ns or self.get_clock().now().nanoseconds, frame_id)
+            elif stamp_ns is not None:
+                expected_ns = self._origin_ns + round(self._fed_samples * 1e9 / VAD_SAMPLE_RATE)
+                if abs(stamp_ns - expected_ns) > STREAM_GAP_S * 1e9:
+                    self._restart_stream(stamp_ns, frame_id)
             samples = self._resampler.process(audio)
             self._fed_samples += len(samples)
             for utterance in self._segmenter.feed(samples):
@@ -140,6 +143,7 @@ class AsrNode(Node):
             for utterance in self._segmenter.flush():
                 self._utterances.put((utterance, self._origin_ns, self._frame_id))
         self._segmenter.reset()
+        self._resampler = StreamResampler(VAD_SAMPLE_RATE)
         self._origin_ns, self._fed_samples, self._frame_id = origin_ns, 0, frame_id
 
     def _close_stalled_stream(self) -> None:

@@ -40,9 +40,9 @@ from embodied_ai.speech.commander import (
     DEFAULT_WAKE_PHRASES, ActivationMode, Command, CommandReply, PushToTalkGate, WakePhraseGate,
     handler_missing_reply)
 from embodied_ai.speech.normalize import normalize_command_text
-from embodied_ros.spin import spin_until_shutdown
 from embodied_ros.qos import STATE
 from embodied_ros.speech_conversions import NS_PER_S, time_to_ns
+from embodied_ros.spin import spin_until_shutdown
 
 
 def _wait(future: Any, timeout_s: float) -> bool:
