@@ -34,7 +34,10 @@ def test_sensors_are_the_graphs_state_in_degrees(http, client):
         state.temperatures[list(state.joint_names).index("elbow_pitch_r")], abs=1.0)
     assert set(data["forces"]) == {"gripper_l", "gripper_r"}
     assert set(data["cameras"]) == {"head_camera", "wrist_camera"}
-    assert data["backend"] == "sim" and data["control_loop_hz"] > 100 and data["age_ms"] < 500
+    assert data["backend"] == "sim" and data["age_ms"] < 500
+    # The rate the controller measured (it drops on a loaded machine; the bridge only relays it).
+    assert data["control_loop_hz"] == pytest.approx(client.latest(HardwareState, "/hardware_state").loop_rate_hz,
+                                                    rel=0.25)
 
 
 def test_servo_move_takes_degrees_and_moves_the_joint_in_radians(http, client, robot_at_rest):

@@ -46,9 +46,6 @@ class EventHub:
     def close(self, subscription: Subscription) -> None:
         self._subscriptions.discard(subscription)
 
-    def wanted(self, channel: str) -> bool:
-        return any(channel in s.channels for s in self._subscriptions)
-
     def publish(self, event: GraphEvent) -> None:
         """Thread-safe; events published before the loop is bound are dropped."""
         loop = self._loop

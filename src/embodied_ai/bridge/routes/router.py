@@ -23,11 +23,16 @@ Graph = Annotated[RobotGraph, Depends(deps.graph)]
 Settings = Annotated[BridgeSettings, Depends(deps.settings)]
 
 
+def finite_or_none(value: float) -> float | None:
+    """The router reports NaN for "no data yet"; JSON has no NaN, the contract says null."""
+    return value if math.isfinite(value) else None
+
+
 @router.get("/stats", summary="Per-expert routing statistics and issues")
 async def stats(graph: Graph) -> Envelope[RouterStats]:
     s = graph.router_statistics()
-    experts = [ExpertRouting(expert_name=name, selections=selections, avg_confidence=confidence,
-                             accuracy=None if math.isnan(accuracy) else accuracy)
+    experts = [ExpertRouting(expert_name=name, selections=selections, avg_confidence=finite_or_none(confidence),
+                             accuracy=finite_or_none(accuracy))
                for name, selections, confidence, accuracy
                in zip(s.experts, s.selections, s.average_confidence, s.feedback_accuracy)]
     return ok(RouterStats(total_requests=s.total_requests, fallback_rate=s.fallback_rate, stats=experts,

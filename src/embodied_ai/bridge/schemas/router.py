@@ -10,7 +10,7 @@ from embodied_ai.bridge.schemas.common import Strict
 class ExpertRouting(BaseModel):
     expert_name: str
     selections: int
-    avg_confidence: float
+    avg_confidence: float | None = Field(description="null while the expert was never selected")
     accuracy: float | None = Field(description="against feedback; null while the expert has none")
 
 
