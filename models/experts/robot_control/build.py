@@ -2,7 +2,7 @@
 (float16 PEFT, committed) → held-out evaluation through ONNX Runtime GenAI with the action
 schema as constrained decoding → metrics.json and the model card's numbers.
 
-    .venv/bin/python models/experts/robot_control/build.py            # the committed adapter (~25 min on 2 busy cores)
+    .venv/bin/python models/experts/robot_control/build.py            # the committed adapter (~20 min on 2 busy cores)
     .venv/bin/python models/experts/robot_control/build.py --tiny --out /tmp/rc   # the test's configuration
 
 Everything is seeded; the dataset builder is embodied_ai.experts.datasets_builtin.robot_control.
@@ -27,7 +27,7 @@ from embodied_ai.experts.training import TrainingConfig, TrainingJob, TrainingRe
 
 HERE = Path(__file__).resolve().parent
 # The committed adapter's recipe (measured run in card.md).
-FULL = {"train_count": 2000, "held_out_count": 120, "max_steps": 220}
+FULL = {"train_count": 2000, "held_out_count": 120, "max_steps": 120}
 TINY = {"train_count": 24, "held_out_count": 4, "max_steps": 2}
 
 
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     peft_dir = args.adapter_from
     training: dict[str, object] = {}
     if peft_dir is None:
-        config = TrainingConfig(max_steps=recipe["max_steps"], save_steps=50, learning_rate=6e-4, warmup_steps=15)
+        config = TrainingConfig(max_steps=recipe["max_steps"], save_steps=40, learning_rate=8e-4, warmup_steps=10)
         job = TrainingJob(TrainingRequest("robot_control", "robot_control", data["train"], base.train_hf_dir, config),
                           work / "jobs")
         job.on_progress = lambda s: print(f"step {s.current_step}/{s.total_steps} loss {s.current_loss} "

@@ -295,9 +295,9 @@ class TrainingJob:
 class ChatDataset:
     """JSONL rows tokenised for training; the loss covers only what the model must write.
 
-    Instruction rows ({"prompt", "completion"}) and chat rows ({"messages"}: the last user
-    turn and the final assistant turn) use the chat format; text rows ({"text"}) are plain
-    language-model text.
+    Instruction rows ({"prompt", "completion"}, other fields ignored) and chat rows
+    ({"messages"}: the last user turn and the final assistant turn) use the chat format; text
+    rows (only {"text"}) are plain language-model text.
     """
 
     def __init__(self, path: Path, tokenizer: Any, config: TrainingConfig) -> None:
@@ -311,7 +311,7 @@ class ChatDataset:
                 system = next((m["content"] for m in messages if m["role"] == "system"), config.system_prompt)
                 user = next(m["content"] for m in reversed(messages) if m["role"] == "user")
                 row = {"prompt": user, "completion": messages[-1]["content"], "system": system}
-            if "text" in row:
+            if "prompt" not in row and "text" in row:
                 prompt_ids: list[int] = []
                 answer_ids = tokenizer(row["text"], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
             else:
