@@ -114,6 +114,18 @@ def test_streaming_keeps_moving_while_commands_arrive(rig):
     assert rig.status.positions["head_pan"] == pytest.approx(DEG(20), abs=0.01)
 
 
+def test_streamed_target_is_not_overshot_when_cycles_run_late(rig):
+    target = 0.1
+    for cycle in range(400):
+        if cycle % 5 == 0:
+            rig.controller.stream({"head_pan": target})
+        late = cycle % 20 == 7  # one cycle in twenty wakes 10-60 ms late
+        rig.clock.advance(0.005 + (0.01 + 0.05 * (cycle % 3) / 2 if late else 0.0))
+        rig.controller.tick()
+        assert rig.controller.setpoints["head_pan"] <= target + 1e-9
+    assert rig.controller.setpoints["head_pan"] == pytest.approx(target, abs=1e-6)
+
+
 def test_emergency_stop_halts_a_motion_midway_and_latches(rig):
     handle = rig.controller.move({"shoulder_pitch_r": DEG(-90)}, duration=3.0)
     rig.step(1.0)

@@ -20,6 +20,7 @@ def test_robot_config_substitutes_root_and_applies_overrides():
     params = config.nodes["servo_controller"].parameters
     assert params["robot_description_file"] == str(REPO / "urdf" / "embodied_robot.urdf")
     assert params["rate_hz"] == 100 and params["hardware"] == "dynamixel"
+    assert isinstance(params["rate_hz"], float)  # the node declares a double
     assert {"servo_controller", "sensors", "rest_bridge"} <= set(config.nodes)
 
 

@@ -38,6 +38,9 @@ from embodied_ai.safety.watchdog import Watchdog
 ARRIVAL_TOLERANCE_RAD = 0.01
 # How long a finished trajectory may wait for the servos to settle before reporting anyway.
 SETTLE_TIMEOUT_S = 1.0
+# A late cycle advances a streamed joint by at most this much time: catching up in one long
+# step would leave it with a speed that the following short steps cannot brake in time.
+MAX_TRACKING_STEP_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -330,7 +333,7 @@ class ServoController:
                 limit = self.description.limits[joint].velocity * self.safety.default_velocity_scale
                 position, velocity = track_toward(
                     self._setpoint[joint], self._setpoint_velocity.get(joint, 0.0), target,
-                    limit, self.safety.max_deceleration_rad_s2, dt,
+                    limit, self.safety.max_deceleration_rad_s2, min(dt, MAX_TRACKING_STEP_S),
                 )
                 self._apply({joint: position}, {joint: velocity})
         elif isinstance(command, GraspCommand):

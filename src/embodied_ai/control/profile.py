@@ -71,15 +71,16 @@ def track_toward(
 ) -> tuple[float, float]:
     """Advance one step of ``dt`` toward ``target`` within the velocity and deceleration bounds.
 
-    The desired speed is the largest from which the joint can still stop on the target while
-    slowing by ``a * dt`` per step: the positive root of v^2 + a dt v - 2 a d = 0 (the discrete
-    form of v = sqrt(2 a d), which would arrive too fast and snap to rest on the last step).
+    The step's speed v is the largest from which, after moving v * dt, the joint can still
+    stop on the target at the deceleration bound: v dt + v^2 / (2 a) = d. It stays safe when
+    later steps are shorter than this one (a late control cycle followed by punctual ones),
+    and near the target the speed it asks for falls by less than a * dt per step.
     """
     if dt <= 0:
         return position, velocity
     error = target - position
     step_decel = max_deceleration * dt
-    stopping_speed = (-step_decel + math.sqrt(step_decel * step_decel + 8.0 * max_deceleration * abs(error))) / 2.0
+    stopping_speed = -step_decel + math.sqrt(step_decel * step_decel + 2.0 * max_deceleration * abs(error))
     desired = math.copysign(min(max_velocity, stopping_speed, abs(error) / dt), error)
     new_velocity = min(max(desired, velocity - step_decel), velocity + step_decel)
     return position + new_velocity * dt, new_velocity

@@ -73,7 +73,11 @@ def load_launch_config(path: str | Path, overrides: list[str] = (), root: Path |
         node, param, value = _parse_override(override)
         if node not in data.get("nodes", {}):
             raise ValueError(f"override '{override}': no node '{node}' in {path}")
-        data["nodes"][node].setdefault("parameters", {})[param] = value
+        parameters = data["nodes"][node].setdefault("parameters", {})
+        # ROS parameters are typed: "rate_hz=100" must stay a double if the config has 200.0.
+        if isinstance(parameters.get(param), float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        parameters[param] = value
     try:
         return LaunchConfig.model_validate(_substitute(data, root))
     except ValidationError as exc:
