@@ -98,6 +98,9 @@ PHRASES = halves([
     "hello", "good morning", "I am ready", "welcome to the lab", "task complete", "nice to meet you",
     "please step back", "goodbye", "I found the cup", "the battery is fine", "thank you",
     "see you later", "hello world", "I am a robot", "watch out", "have a nice day",
+    # social phrases: "say thank you" is a command even though "thank you" alone is chit-chat
+    "happy birthday", "congratulations", "thank you very much", "good night", "well done",
+    "welcome home", "sorry about that", "cheers", "good luck", "I love this song",
 ])
 PEOPLE = halves(["Anna", "Bob", "the visitors", "Maria", "everyone", "Tom", "the team", "Li"])
 ROBOT_FILLERS = {
@@ -142,6 +145,10 @@ ROBOT_TEMPLATES: dict[str, list[Callable[[random.Random, str], str]]] = {
         lambda r, s: f"say hello to {pick(r, PEOPLE[s])}",
         lambda r, s: f"tell {pick(r, PEOPLE[s])} {pick(r, PHRASES[s])}",
         lambda r, s: f"lower your {_joint_phrase(r, s)} by {_angle(r)} degrees",
+        lambda r, s: f"tell everyone {pick(r, PHRASES[s])}",
+        lambda r, s: f"say '{pick(r, PHRASES[s])}' to {pick(r, PEOPLE[s])}",
+        lambda r, s: pick(r, ["describe your surroundings", "what can you see right now",
+                              "tell me what you see on the table"]),
     ],
     "heldout": [
         lambda r, s: f"bring the {_joint_phrase(r, s)} over to {_angle(r)} degrees",
