@@ -136,12 +136,14 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--experts", type=int, default=3)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "experts.json")
+    parser.add_argument("--adapter", type=Path, default=REPO_EXPERTS_DIR / "robot_control" / "adapter",
+                        help="PEFT adapter folder used for the switch and RSS measurements")
     args = parser.parse_args()
 
     bases = {"int8+lora": build_base(BaseRecipe("int8"), progress=print)}
     for precision in ("int4", "int8", "fp32"):
         bases[precision] = build_base(BaseRecipe(precision, with_lora_inputs=False), progress=print)
-    adapter = write_onnx_adapter(REPO_EXPERTS_DIR / "robot_control" / "adapter",
+    adapter = write_onnx_adapter(args.adapter,
                                  Path(tempfile.mkdtemp()) / "robot_control.onnx_adapter",
                                  set(bases["int8+lora"].lora_inputs))
     results: dict[str, object] = {}

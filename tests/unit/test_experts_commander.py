@@ -97,7 +97,7 @@ def test_commands_move_the_robot(service: ExpertService, description: RobotDescr
     assert robot.calls == [("move_joints", ({joint: pytest.approx(math.radians(degrees))}, True))]
 
 
-@pytest.mark.parametrize("text", ["fly to the moon", "raise your right arm by five hundred degrees"])
+@pytest.mark.parametrize("text", ["move your left leg", "raise your right arm by five hundred degrees"])
 def test_unknown_or_unsafe_commands_are_refused(service: ExpertService, description: RobotDescription,
                                                 text: str) -> None:
     robot = RecordingRobot(joint_positions={"shoulder_pitch_r": 0.0})

@@ -183,7 +183,8 @@ class ExpertService:
                                 "retry when it is idle", ErrorCode.EXPERT_NOT_READY)
         if record.status == "training":
             raise EmbodiedError(f"expert '{record.name}' is training; stop the job first", ErrorCode.EXPERT_NOT_READY)
-        self.set_loaded(str(record.id), False) if record.deleted_at is None else None
+        if record.deleted_at is None:
+            self.set_loaded(str(record.id), False)
         self.registry.delete(record.id, hard)
 
     # -- training -----------------------------------------------------------------------
