@@ -273,3 +273,32 @@ def test_train_a_new_router_from_examples(tmp_path, embedder):
     router.close()
     with pytest.raises(DatasetInvalidError):
         Router.train(tmp_path / "bad", [LabelledPrompt("only one expert", "general")], embedder=embedder)
+
+
+def test_an_unretrained_state_moves_to_a_newer_committed_gate_and_a_retrained_one_does_not(tmp_path, embedder):
+    import hashlib
+
+    from embodied_ai.experts.router import train_gate
+
+    def sha(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    rows = _retraining_rows(10)
+    older = tmp_path / "older_gate.onnx"  # stands for the gate an earlier commit shipped
+    older.write_bytes(train_gate(embedder.embed([r["prompt"] for r in rows]), [r["expert"] for r in rows]).onnx_bytes)
+
+    kept, retrained = tmp_path / "kept", tmp_path / "retrained"
+    for state in (kept, retrained):
+        Router.load(state, initial_gate=older, embedder=embedder).close()
+        assert sha(state / "gate.onnx") == sha(older)
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    router = Router.load(retrained, initial_gate=older, embedder=embedder)
+    router.retrain(data, num_epochs=5)
+    router.close()
+    retrained_sha = sha(retrained / "gate.onnx")
+
+    Router.load(kept, embedder=embedder).close()        # the current committed gate
+    Router.load(retrained, embedder=embedder).close()
+    assert sha(kept / "gate.onnx") == sha(COMMITTED_GATE)
+    assert sha(retrained / "gate.onnx") == retrained_sha != sha(COMMITTED_GATE)

@@ -13,8 +13,8 @@ State directory layout (everything a restart needs, each file replaced atomicall
 
 from __future__ import annotations
 
+import hashlib
 import json
-import shutil
 import threading
 import time
 import uuid
@@ -30,7 +30,7 @@ from embodied_ai.experts.datasets import DatasetInvalidError, RowError
 from embodied_ai.experts.router.embedding import SentenceEmbedder
 from embodied_ai.experts.router.examples import LabelledPrompt, load_labelled_prompts
 from embodied_ai.experts.router.gate import GateMetrics, GateSession, GateTrainingConfig, train_gate
-from embodied_ai.experts.router.storage import StatisticsStore, atomic_write_json
+from embodied_ai.experts.router.storage import StatisticsStore, atomic_write_bytes, atomic_write_json
 
 GATE_FILE = "gate.onnx"
 CONFIG_FILE = "router.json"
@@ -180,6 +180,8 @@ class Router:
         self._gate_version = gate_version
         self._last_training = last_training or {}
         self._retrain_lock = threading.Lock()
+        # sha256 of the committed gate this state was seeded with, while it runs that copy.
+        self._seeded_from: str | None = None
 
     # ---- construction -------------------------------------------------------------------
 
@@ -192,16 +194,20 @@ class Router:
         embedder: SentenceEmbedder | None = None,
     ) -> Router:
         """Open the router kept in state_dir. On first use the directory is seeded with
-        `initial_gate` (the committed default gate). `config`, when given, replaces the saved one."""
+        `initial_gate` (the committed default gate); a state that still runs an unretrained
+        copy of an older committed gate is moved to the current one (a retrained gate is never
+        replaced). `config`, when given, replaces the saved one."""
         state_dir = Path(state_dir)
         gate_path = state_dir / GATE_FILE
-        if not gate_path.exists():
-            if initial_gate is None or not Path(initial_gate).exists():
-                raise RouterError(f"no router gate in {state_dir} and no initial gate to start from")
-            state_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(initial_gate, state_dir / f".{GATE_FILE}.seed")
-            (state_dir / f".{GATE_FILE}.seed").replace(gate_path)
         saved = _read_saved_config(state_dir / CONFIG_FILE)
+        seeded_from = saved.get("seeded_from")
+        initial_sha = _sha256(Path(initial_gate)) if initial_gate and Path(initial_gate).exists() else None
+        if not gate_path.exists():
+            if initial_sha is None:
+                raise RouterError(f"no router gate in {state_dir} and no initial gate to start from")
+            seeded_from = _seed_gate(Path(initial_gate), gate_path, initial_sha)
+        elif initial_sha and seeded_from and seeded_from != initial_sha and _sha256(gate_path) == seeded_from:
+            seeded_from = _seed_gate(Path(initial_gate), gate_path, initial_sha)
         known = {f.name for f in fields(RouterConfig)}
         router_config = config or RouterConfig(**{k: v for k, v in saved.get("config", {}).items() if k in known})
         router = cls(
@@ -212,6 +218,7 @@ class Router:
             embedder=embedder,
             last_training=saved.get("last_training"),
         )
+        router._seeded_from = seeded_from
         router._save_config()
         return router
 
@@ -363,6 +370,7 @@ class Router:
             gate = GateSession(trained.onnx_bytes)
             gate.save(self.state_dir / GATE_FILE)
             self._gate = gate
+            self._seeded_from = None  # retrained: never replaced by a newer committed gate
             self._gate_version += 1
             self._last_training = trained.metrics.to_dict()
             self._save_config()
@@ -375,6 +383,7 @@ class Router:
             "gate_version": self._gate_version,
             "experts": self._gate.experts,
             "last_training": self._last_training,
+            "seeded_from": self._seeded_from,
             "saved_at": time.time(),
         })
 
@@ -436,6 +445,16 @@ def _find_issues(rows: list[ExpertStatistics], requests: int, fallback_rate: flo
 def _check_fallback(fallback_expert: str, experts: Sequence[str]) -> None:
     if fallback_expert not in experts:
         raise UnknownExpertError(f"fallback expert {fallback_expert!r} is not one of the gate's experts {list(experts)}")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _seed_gate(source: Path, gate_path: Path, source_sha: str) -> str:
+    gate_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(gate_path, source.read_bytes())
+    return source_sha
 
 
 def _read_saved_config(path: Path) -> dict[str, Any]:
