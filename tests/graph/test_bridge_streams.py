@@ -102,6 +102,7 @@ def test_speech_round_trip_through_the_bridge_or_503(http, client):
     assert spoken.status_code == 200 and spoken.headers["content-type"] == "audio/wav"
     assert spoken.content[:4] == b"RIFF" and spoken.content[8:12] == b"WAVE"
     heard = http.post("/v1/audio/transcribe", files={"audio": ("command.wav", spoken.content, "audio/wav")})
+    assert heard.status_code == 200, heard.text
     data = heard.json()["data"]
     assert "left elbow" in data["text"].lower() and data["language"] == "en"
     assert data["duration_seconds"] == pytest.approx(float(spoken.headers["x-audio-duration-seconds"]), abs=0.2)

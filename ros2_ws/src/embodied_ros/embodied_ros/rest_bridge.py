@@ -100,6 +100,8 @@ def main(args: list[str] | None = None) -> None:
         pass
     finally:
         executor.shutdown(timeout_sec=2.0)
+        if spinner.is_alive():
+            spinner.join(timeout=2.0)  # exiting with it still in rclpy aborts the process
         node.destroy_node()
         rclpy.try_shutdown()
     sys.exit(code)
