@@ -26,6 +26,10 @@ setup(
         (f"share/{package_name}", ["package.xml"]),
         (f"share/{package_name}/launch", _shared("launch", "*")),
         (f"share/{package_name}/urdf", _shared("urdf", "*.urdf")),
+        # Perception model manifests and the small models the project trains ($(root)/models/...).
+        (f"share/{package_name}/models/tabletop",
+         _shared("models/tabletop", "*.yaml") + _shared("models/tabletop", "*.onnx") + _shared("models/tabletop", "*.md")),
+        (f"share/{package_name}/models/centerface", _shared("models/centerface", "*.yaml")),
     ],
     install_requires=["setuptools"],
     zip_safe=True,
@@ -36,6 +40,8 @@ setup(
         "console_scripts": [
             "servo_controller = embodied_ros.servo_controller:main",
             "sensors = embodied_ros.sensors:main",
+            "camera = embodied_ros.camera:main",
+            "perception = embodied_ros.perception:main",
             "asr = embodied_ros.asr:main",
             "tts = embodied_ros.tts:main",
             "commander = embodied_ros.commander:main",

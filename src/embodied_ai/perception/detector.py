@@ -39,16 +39,19 @@ class Detection:
 
 
 class Detector:
-    def __init__(self, ref: ManifestRef, backend: InferenceBackend) -> None:
+    def __init__(self, ref: ManifestRef, backend: InferenceBackend, score_threshold: float | None = None) -> None:
         self.ref = ref
         self.manifest = ref.manifest
         self.backend = backend
+        # The manifest's threshold, unless overridden (mAP evaluation scores every box down to ~0).
+        self.score_threshold = self.manifest.thresholds.score if score_threshold is None else score_threshold
         self.input_hw = (self.manifest.input.height, self.manifest.input.width)
         self._self_check()
 
     @classmethod
     def from_manifest(cls, manifest_path: str | Path, variant: str | None = None, backend: str = "onnxruntime",
-                      providers: Sequence[str] = (), intra_op_threads: int = 0) -> "Detector":
+                      providers: Sequence[str] = (), intra_op_threads: int = 0,
+                      score_threshold: float | None = None) -> "Detector":
         """Load a model by its manifest on the chosen back end ("onnxruntime" or "tensorrt")."""
         ref = load_manifest(manifest_path)
         path = ref.verify(variant)
@@ -56,11 +59,11 @@ class Detector:
         if backend == "tensorrt":
             from embodied_ai.perception.tensorrt_backend import TensorRTBackend  # optional: tensorrt + pycuda
 
-            return cls(ref, TensorRTBackend(path, (1, 3, spec.height, spec.width)))
+            return cls(ref, TensorRTBackend(path, (1, 3, spec.height, spec.width)), score_threshold)
         if backend != "onnxruntime":
             raise ValueError(f"unknown inference back end '{backend}'; one of {', '.join(BACKENDS)}")
         model: Path | bytes = fix_input_shape(path, spec.height, spec.width) if spec.fixed_shape else path
-        return cls(ref, OnnxRuntimeBackend(model, select_providers(providers), intra_op_threads))
+        return cls(ref, OnnxRuntimeBackend(model, select_providers(providers), intra_op_threads), score_threshold)
 
     @property
     def classes(self) -> list[str]:
@@ -92,8 +95,8 @@ class Detector:
         m = self.manifest
         if m.family == "yolo":
             assert m.layout is not None
-            return decode_yolo(outputs, m.layout, len(m.classes), m.thresholds.score, m.thresholds.nms_iou)
-        return decode_centerface(outputs, m.thresholds.score, m.thresholds.nms_iou)
+            return decode_yolo(outputs, m.layout, len(m.classes), self.score_threshold, m.thresholds.nms_iou)
+        return decode_centerface(outputs, self.score_threshold, m.thresholds.nms_iou)
 
     def _label(self, class_id: int) -> str:
         return self.classes[class_id] if 0 <= class_id < len(self.classes) else str(class_id)

@@ -11,7 +11,10 @@ Endpoints (relative names, so a namespace moves them all):
              transient local), hardware_state (embodied_interfaces/HardwareState)
   actions    move_joints (MoveJoints), grasp (Grasp)
   services   emergency_stop, reset_emergency_stop (std_srvs/Trigger), sim/inject_fault
-  subscribes joint_commands (sensor_msgs/JointState positions; a 0.5 s watchdog stops them)
+  subscribes joint_commands (sensor_msgs/JointState positions; a 0.5 s watchdog stops them),
+             detections (embodied_interfaces/Detection2DArray from perception: where each object
+             id is, for grasp by object_id)
+  sim only   sim/objects (embodied_interfaces/SimObjects, latched: what the simulated cameras draw)
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from typing import Any
 
 import rclpy
 from embodied_interfaces.action import Grasp, MoveJoints
-from embodied_interfaces.msg import HardwareState
+from embodied_interfaces.msg import Detection2DArray, HardwareState, SimObjects
 from embodied_interfaces.srv import InjectFault
+from geometry_msgs.msg import Point
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
@@ -35,6 +39,7 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from embodied_ai.control import CommandHandle, CommandState, ServoController
+from embodied_ai.control.reach import ArmReach, KnownObjects, Step, grasp_steps, run_steps
 from embodied_ai.errors import EmbodiedError, ErrorCode
 from embodied_ai.hardware.factory import create_hardware, load_hardware_config
 from embodied_ai.hardware.sim import SimulatedRobot
@@ -57,6 +62,11 @@ class ServoControllerNode(LifecycleNode):
         self.declare_parameter("rate_hz", 200.0)
         self.declare_parameter("autostart", True)
         self.declare_parameter("autostart_retry_s", 5.0)
+        self.declare_parameter("detections_topic", "detections")
+        self.declare_parameter("object_max_age_s", 5.0)
+        self._known_objects = KnownObjects(float(self.get_parameter("object_max_age_s").value))
+        self._reach: ArmReach | None = None
+        self._sim_objects_published: list[object] | None = None
         self._controller: ServoController | None = None
         self._loop_thread: threading.Thread | None = None
         self._loop_stop = threading.Event()
@@ -81,6 +91,7 @@ class ServoControllerNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self._rate_hz = float(p["rate_hz"])
         self._controller = ServoController(description, hardware, safety)
+        self._reach = ArmReach(description)
         self._make_endpoints(description.urdf)
         self.get_logger().info(
             f"configured: {len(description.joint_names)} joints from {p['robot_description_file']}, "
@@ -169,9 +180,15 @@ class ServoControllerNode(LifecycleNode):
             self.create_subscription(JointState, "joint_commands", self._on_joint_command, COMMANDS,
                                      callback_group=services),
         ]
+        self._endpoints.append(self.create_subscription(
+            Detection2DArray, str(self.get_parameter("detections_topic").value), self._on_detections, STATE,
+            callback_group=services))
         if isinstance(self._controller.hardware, SimulatedRobot):
             self._endpoints.append(
                 self.create_service(InjectFault, "sim/inject_fault", self._on_inject_fault, callback_group=services))
+            self._sim_objects = self.create_publisher(SimObjects, "sim/objects", LATCHED)
+            self._endpoints += [self._sim_objects,
+                                self.create_timer(0.1, self._publish_sim_objects, callback_group=services)]
         self._action_servers = [
             ActionServer(self, MoveJoints, "move_joints", self._execute_move, callback_group=actions,
                          goal_callback=self._on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT),
@@ -255,6 +272,34 @@ class ServoControllerNode(LifecycleNode):
             response.success, response.message = False, str(exc)
         return response
 
+    def _on_detections(self, msg: Detection2DArray) -> None:
+        """Remember where perception placed each tracked object (for grasp by object_id)."""
+        for detection in msg.detections:
+            if not detection.id.isdigit() or not detection.results:
+                continue
+            best = detection.results[0]
+            if best.pose.covariance[0] < 0:
+                continue   # perception could not place it (no camera pose yet)
+            position = best.pose.pose.position
+            self._known_objects.update(int(detection.id), best.hypothesis.class_id, (position.x, position.y, position.z))
+
+    def _publish_sim_objects(self) -> None:
+        hardware = self._controller.hardware if self._controller else None
+        if not isinstance(hardware, SimulatedRobot):
+            return
+        states = hardware.object_states()
+        if states == self._sim_objects_published:
+            return
+        msg = SimObjects()
+        msg.header.stamp, msg.header.frame_id = self.get_clock().now().to_msg(), "base_link"
+        for object_id, holder, table_xy in states:
+            msg.ids.append(object_id)
+            msg.holders.append(holder)
+            x, y = table_xy or (0.0, 0.0)
+            msg.positions.append(Point(x=x, y=y, z=hardware.table.top_z_m))
+        self._sim_objects.publish(msg)
+        self._sim_objects_published = states
+
     def _on_joint_command(self, msg: JointState) -> None:
         if self._controller is None or not self._active:
             return
@@ -297,11 +342,9 @@ class ServoControllerNode(LifecycleNode):
         request = goal_handle.request
         result = Grasp.Result()
         side = request.side or "r"
+        if request.object_id >= 0:
+            return self._execute_grasp_object(goal_handle, side)
         try:
-            if request.object_id >= 0:
-                raise EmbodiedError(
-                    "grasp by object_id needs the perception node's object ids; send object_id -1 to grasp "
-                    "whatever is between the fingers", ErrorCode.HARDWARE_ERROR)
             handle = self._controller.grasp(side, request.force)
         except EmbodiedError as exc:
             return self._abort(goal_handle, result, exc.code, str(exc))
@@ -316,6 +359,38 @@ class ServoControllerNode(LifecycleNode):
         result.grasped = bool(handle.result.get("grasped", 0.0))
         result.force_applied = float(handle.result.get("force_applied", 0.0))
         result.time_ms = int(handle.result.get("time_ms", 0.0))
+        return self._finish(goal_handle, handle, result)
+
+    def _execute_grasp_object(self, goal_handle: ServerGoalHandle, side: str) -> Grasp.Result:
+        """Reach the object perception knows by this id, close on it, lift it (embodied_ai.control.reach)."""
+        request, result = goal_handle.request, Grasp.Result()
+        controller, reach = self._controller, self._reach
+        assert controller is not None and reach is not None
+        try:
+            seen = self._known_objects.resolve(request.object_id)
+            steps = grasp_steps(reach, side, seen.position, controller.setpoints, request.force)
+        except EmbodiedError as exc:
+            return self._abort(goal_handle, result, exc.code, f"grasp object {request.object_id}: {exc}")
+        feedback, gripper = Grasp.Feedback(), f"gripper_{side}"
+
+        def wait(step: Step, handle: CommandHandle) -> None:
+            while not handle.wait(FEEDBACK_PERIOD_S):
+                if goal_handle.is_cancel_requested and handle.state is CommandState.RUNNING:
+                    controller.cancel(handle)
+                feedback.force = float(handle.result.get("force_applied", 0.0)) if step.grasp_force else 0.0
+                feedback.gripper_position = self._controller_positions().get(gripper, float("nan"))
+                goal_handle.publish_feedback(feedback)
+
+        try:
+            handle = run_steps(controller, side, steps, wait)
+        except EmbodiedError as exc:   # a step refused up front (e-stop, limits, force over the cap)
+            return self._abort(goal_handle, result, exc.code, f"grasp object {request.object_id}: {exc}")
+        result.grasped = bool(handle.result.get("grasped", 0.0))
+        result.force_applied = float(handle.result.get("force_applied", 0.0))
+        result.time_ms = int(handle.result.get("time_ms", 0.0))
+        held = controller.hardware.held_object(side) if isinstance(controller.hardware, SimulatedRobot) else None
+        handle.message = (f"object {request.object_id} ({seen.label} at {seen.position[0]:.2f}, {seen.position[1]:.2f} m): "
+                          f"{handle.message}" + (f"; the simulator's '{held.name}' is in the {side} gripper" if held else ""))
         return self._finish(goal_handle, handle, result)
 
     def _controller_positions(self) -> dict[str, float]:

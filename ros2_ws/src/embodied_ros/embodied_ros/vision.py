@@ -1,0 +1,83 @@
+"""Conversions between images/detections and ROS messages (no logic beyond mapping).
+
+cv_bridge is not on PyPI, so images are converted here for the encodings the nodes accept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+from builtin_interfaces.msg import Time
+from embodied_interfaces.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
+
+from embodied_ai.perception.detector import Detection, ImageError
+from embodied_ai.perception.render import CameraIntrinsics
+
+# encoding -> (channels, OpenCV conversion to BGR or None)
+ENCODINGS: dict[str, tuple[int, int | None]] = {
+    "bgr8": (3, None),
+    "rgb8": (3, cv2.COLOR_RGB2BGR),
+    "bgra8": (4, cv2.COLOR_BGRA2BGR),
+    "rgba8": (4, cv2.COLOR_RGBA2BGR),
+    "mono8": (1, cv2.COLOR_GRAY2BGR),
+}
+
+
+def image_msg(image_bgr: np.ndarray, stamp: Time, frame_id: str) -> Image:
+    height, width = image_bgr.shape[:2]
+    msg = Image(height=height, width=width, encoding="bgr8", is_bigendian=0, step=width * 3)
+    msg.header.stamp, msg.header.frame_id = stamp, frame_id
+    msg.data = image_bgr.tobytes()
+    return msg
+
+
+def image_from_msg(msg: Image) -> np.ndarray:
+    """A BGR uint8 array from an Image; ImageError for an encoding or size that does not add up."""
+    if msg.encoding not in ENCODINGS:
+        raise ImageError(f"image encoding '{msg.encoding}' is not supported; use one of {', '.join(ENCODINGS)}")
+    channels, conversion = ENCODINGS[msg.encoding]
+    if msg.height == 0 or msg.width == 0 or msg.step < msg.width * channels:
+        raise ImageError(f"image {msg.width}x{msg.height} with step {msg.step} is malformed for {msg.encoding}")
+    if len(msg.data) != msg.step * msg.height:
+        raise ImageError(f"image data is {len(msg.data)} bytes; {msg.width}x{msg.height} {msg.encoding} "
+                         f"with step {msg.step} needs {msg.step * msg.height}")
+    rows = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.step)   # a view: no copy of the frame
+    pixels = rows[:, : msg.width * channels].reshape(msg.height, msg.width, channels)
+    return np.ascontiguousarray(pixels) if conversion is None else cv2.cvtColor(pixels, conversion)
+
+
+def camera_info_msg(intrinsics: CameraIntrinsics, stamp: Time, frame_id: str) -> CameraInfo:
+    k = intrinsics
+    msg = CameraInfo(width=k.width, height=k.height, distortion_model="plumb_bob", d=[0.0] * 5)
+    msg.header.stamp, msg.header.frame_id = stamp, frame_id
+    msg.k = [k.fx, 0.0, k.cx, 0.0, k.fy, k.cy, 0.0, 0.0, 1.0]
+    msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    msg.p = [k.fx, 0.0, k.cx, 0.0, 0.0, k.fy, k.cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    return msg
+
+
+def detection_msg(detection: Detection, header: Header, object_id: int | None = None,
+                  position: Sequence[float] | None = None) -> Detection2D:
+    """One detection; ``position`` (base_link) goes in results[0].pose, else covariance[0] = -1."""
+    x1, y1, x2, y2 = detection.box
+    msg = Detection2D(header=header, id="" if object_id is None else str(object_id))
+    msg.bbox.center.position.x, msg.bbox.center.position.y = (x1 + x2) / 2, (y1 + y2) / 2
+    msg.bbox.size_x, msg.bbox.size_y = x2 - x1, y2 - y1
+    hypothesis = ObjectHypothesisWithPose()
+    hypothesis.hypothesis.class_id, hypothesis.hypothesis.score = detection.label, float(detection.score)
+    if position is not None:
+        point = hypothesis.pose.pose.position
+        point.x, point.y, point.z = (float(v) for v in position)
+        hypothesis.pose.pose.orientation.w = 1.0
+    else:
+        hypothesis.pose.covariance[0] = -1.0
+    msg.results = [hypothesis]
+    return msg
+
+
+def detections_msg(header: Header, detections: Sequence[Detection2D]) -> Detection2DArray:
+    return Detection2DArray(header=header, detections=list(detections))
