@@ -42,6 +42,7 @@ setup(
             "sensors = embodied_ros.sensors:main",
             "camera = embodied_ros.camera:main",
             "perception = embodied_ros.perception:main",
+            "rest_bridge = embodied_ros.rest_bridge:main",
             "asr = embodied_ros.asr:main",
             "tts = embodied_ros.tts:main",
             "commander = embodied_ros.commander:main",
