@@ -37,9 +37,9 @@ def test_cameras_publish_images_and_calibration_in_their_urdf_frames(client):
     image = client.latest(Image, "/head_camera/image_raw", timeout=30, qos=SENSOR_QOS)
     assert (image.width, image.height, image.encoding) == (640, 480, "bgr8")
     assert image.header.frame_id == "head_camera_optical_frame" and len(image.data) == 640 * 480 * 3
-    info = client.latest(CameraInfo, "/head_camera/camera_info", qos=SENSOR_QOS)
+    info = client.latest(CameraInfo, "/head_camera/camera_info", timeout=30, qos=SENSOR_QOS)
     assert info.header.frame_id == "head_camera_optical_frame" and info.k[0] == pytest.approx(320, abs=1)
-    compressed = client.latest(CompressedImage, "/head_camera/image_raw/compressed", qos=SENSOR_QOS)
+    compressed = client.latest(CompressedImage, "/head_camera/image_raw/compressed", timeout=30, qos=SENSOR_QOS)
     assert compressed.format == "jpeg" and bytes(compressed.data[:2]) == b"\xff\xd8"
     wrist = client.latest(Image, "/wrist_camera/image_raw", timeout=30, qos=SENSOR_QOS)
     assert wrist.header.frame_id == "wrist_camera_optical_frame" and (wrist.width, wrist.height) == (320, 240)
