@@ -9,6 +9,7 @@ deleted, and every refusal carries a seed error code.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import threading
 import uuid
@@ -80,6 +81,9 @@ class ExpertService:
                                          "max_tokens": manifest.get("max_tokens", 128)},
                                  quantization=manifest.get("quantization", "Q8"))
             metrics = manifest.get("metrics", {})
+            measured = manifest_path.parent / "metrics.json"  # written by the expert's build script
+            if measured.is_file():
+                metrics = {**json.loads(measured.read_text()).get("held_out", {}), **metrics}
             if manifest["kind"] == "adapter":
                 self._add_adapter_version(name, adapter_dir, metrics, note=f"default expert from {manifest_path.parent.name}")
             else:
