@@ -10,9 +10,9 @@ For each thread setting in --threads (ONNX Runtime intra-op threads), with the t
 2. **Pipeline on the graph.** ``embodied up --only perception`` (its own process) subscribes to
    /bench_camera/image_raw; this script publishes the same frames there as sensor_msgs/Image
    (bgr8, stamped when published) and listens to /detections:
-   - throughput: frames published at 1.25x the raw rate for --seconds; detections/s received.
-     The node keeps only the newest frame, so this is the most it can process. Ratio = this /
-     raw session.run throughput (target >= 0.9).
+   - throughput: frames published at 0.5, 0.75, 1 and 1.25x the raw rate, --seconds each;
+     the most detections/s received is the pipeline's throughput (the node keeps only the
+     newest frame, so it never queues). Ratio = that / raw session.run throughput (target >= 0.9).
    - latency: frames published at --latency-rate (well under capacity); image stamp → the
      detections message for that stamp arriving here: p50 / p90 / max.
 3. **int8 vs fp32**: 1. for each variant in --variants, and mAP@0.5 (pycocotools) of each on
@@ -167,18 +167,25 @@ class GraphProbe:
         import rclpy
 
         self._executor.shutdown()
+        self._spinner.join(timeout=5.0)   # destroying the node under a spinning executor aborts
         self.node.destroy_node()
         rclpy.try_shutdown()
 
 
+SWEEP = (0.5, 0.75, 1.0, 1.25)   # input rates, as fractions of the raw session.run rate
+
+
 def graph_pipeline(probe: GraphProbe, raw_fps: float, latency_rate: float, seconds: float) -> dict[str, Any]:
-    # A little over what the model can take: the node must always have a fresh frame waiting,
-    # but this process's own publishing (serialising 0.9 MB frames) should eat little CPU.
-    sent = probe.publish(max(1.25 * raw_fps, 20.0), seconds)
-    done = probe.window(sent)
-    span = (sent[-1] - sent[0]) / 1e9
-    throughput = {"published_fps": len(sent) / span, "detections_fps": len(done) / span,
-                  "ratio_to_raw_session_run": len(done) / span / raw_fps}
+    """Detections/s for input rates around the raw rate (the best is the pipeline's throughput),
+    then latency at a rate well under capacity."""
+    sweep = []
+    for factor in SWEEP:
+        sent = probe.publish(factor * raw_fps, seconds)
+        done = probe.window(sent)
+        span = (sent[-1] - sent[0]) / 1e9
+        sweep.append({"input_fps": len(sent) / span, "detections_fps": len(done) / span})
+    best = max(sweep, key=lambda s: s["detections_fps"])
+    throughput = {**best, "ratio_to_raw_session_run": best["detections_fps"] / raw_fps, "sweep": sweep}
     sent = probe.publish(latency_rate, seconds)
     latencies = [(received - stamp) / 1e6 for stamp, received in probe.window(sent)]
     latency = {"rate_hz": latency_rate, "answered": len(latencies), "sent": len(sent),

@@ -86,6 +86,9 @@ class OnnxRuntimeBackend:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = intra_op_threads   # 0: ONNX Runtime decides (one per core)
         options.log_severity_level = 3                    # errors only; warnings about initializers are noise
+        # Idle pool threads sleep instead of spinning: on a small shared CPU, spinning threads
+        # take the cores from the camera and the rest of the graph.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = list(providers or select_providers())
         try:
             source = str(model) if isinstance(model, Path) else model
