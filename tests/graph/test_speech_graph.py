@@ -220,7 +220,7 @@ def test_a_spoken_command_reaches_handle_command_and_the_reply_is_spoken(speech,
         command = with_pauses(speak(synthesizer, "Robot, describe the scene in front of you."))
         publish_as_microphone(speech, command, stamped=False)
         speech.wait_until(lambda: replies, HANDLER_TIMEOUT_S, "the commander's reply")
-        speech.wait_until(lambda: spoken, 30, "the reply spoken on /speech_audio")
+        speech.wait_until(lambda: spoken, HANDLER_TIMEOUT_S, "the reply spoken on /speech_audio")
     finally:
         for subscription in subscriptions:
             speech.node.destroy_subscription(subscription)
