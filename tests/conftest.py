@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 
 from embodied_ai.control import CommandHandle, ControllerStatus, ServoController
+from embodied_ai.hardware.base import RobotHardware
 from embodied_ai.hardware.sim import SimObject, SimulatedRobot
 from embodied_ai.robot import RobotDescription, load_robot_description
 from embodied_ai.safety import SafetyConfig, load_safety_config
@@ -29,6 +30,24 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class RecordingHardware(RobotHardware):
+    """Passes everything to the simulated robot and keeps every write."""
+
+    def __init__(self, inner: SimulatedRobot) -> None:
+        self.inner, self.kind, self.writes = inner, inner.kind, []
+
+    joint_names = property(lambda self: self.inner.joint_names)
+
+    def open(self): self.inner.open()
+    def close(self): self.inner.close()
+    def set_torque(self, enabled): self.inner.set_torque(enabled)
+    def read(self): return self.inner.read()
+
+    def write_positions(self, targets: Mapping[str, float]):
+        self.writes.append(dict(targets))
+        return self.inner.write_positions(targets)
 
 
 @pytest.fixture(scope="session")

@@ -5,34 +5,15 @@ checks afterwards that no out-of-limit or non-finite command was ever written.
 """
 
 import math
-from collections.abc import Mapping
 
 import pytest
 
 from embodied_ai.control import CommandState, ServoController
 from embodied_ai.errors import ErrorCode, SafetyViolation
-from embodied_ai.hardware.base import BusFault, RobotHardware
-from tests.conftest import ControllerRig
+from embodied_ai.hardware.base import BusFault
+from tests.conftest import ControllerRig, RecordingHardware
 
 DEG = math.radians
-
-
-class RecordingHardware(RobotHardware):
-    """Passes everything to the simulated robot and keeps every write."""
-
-    def __init__(self, inner):
-        self.inner, self.kind, self.writes = inner, inner.kind, []
-
-    joint_names = property(lambda self: self.inner.joint_names)
-
-    def open(self): self.inner.open()
-    def close(self): self.inner.close()
-    def set_torque(self, enabled): self.inner.set_torque(enabled)
-    def read(self): return self.inner.read()
-
-    def write_positions(self, targets: Mapping[str, float]):
-        self.writes.append(dict(targets))
-        return self.inner.write_positions(targets)
 
 
 @pytest.fixture

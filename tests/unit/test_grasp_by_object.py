@@ -4,7 +4,6 @@ reached through the controller's validated moves and the simulator puts *that* o
 between the fingers."""
 
 import math
-from collections.abc import Mapping
 
 import numpy as np
 import pytest
@@ -12,34 +11,15 @@ import pytest
 from embodied_ai.control import CommandState, ServoController
 from embodied_ai.control.reach import ArmReach, KnownObjects, ReachError, grasp_steps, run_steps
 from embodied_ai.errors import EmbodiedError, SafetyViolation
-from embodied_ai.hardware.base import RobotHardware
 from embodied_ai.hardware.factory import load_hardware_config, sim_object_from_config, sim_table_from_config
 from embodied_ai.hardware.sim import SimulatedRobot
 from embodied_ai.perception.detector import Detector
 from embodied_ai.perception.pipeline import Perception
 from embodied_ai.perception.render import CameraIntrinsics, TabletopRenderer
 from embodied_ai.perception.tracker import IouTracker
-from tests.conftest import REPO, ControllerRig
+from tests.conftest import REPO, ControllerRig, RecordingHardware
 
 HEAD = "head_camera_optical_frame"
-
-
-class RecordingHardware(RobotHardware):
-    """Passes everything to the simulated robot and keeps every write."""
-
-    def __init__(self, inner: SimulatedRobot) -> None:
-        self.inner, self.kind, self.writes = inner, inner.kind, []
-
-    joint_names = property(lambda self: self.inner.joint_names)
-
-    def open(self): self.inner.open()
-    def close(self): self.inner.close()
-    def set_torque(self, enabled): self.inner.set_torque(enabled)
-    def read(self): return self.inner.read()
-
-    def write_positions(self, targets: Mapping[str, float]):
-        self.writes.append(dict(targets))
-        return self.inner.write_positions(targets)
 
 
 @pytest.fixture
