@@ -33,7 +33,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from embodied_interfaces.msg import SimObjects
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from embodied_ai.diagnostics import Level, Status
 from embodied_ai.hardware.factory import load_hardware_config, sim_object_from_config, sim_table_from_config
@@ -45,7 +45,7 @@ from embodied_ai.robot.description import CAMERA_FRAMES
 from embodied_ai.robot.kinematics import Kinematics
 from embodied_ros.conversions import diagnostic_status_msg
 from embodied_ros.qos import LATCHED, SENSOR_DATA, STATE
-from embodied_ros.vision import camera_info_msg, image_msg
+from embodied_ros.vision import LatestJointState, camera_info_msg, image_msg
 
 
 def stamp_msg(stamp_ns: int) -> Time:
@@ -99,7 +99,6 @@ class CameraNode(Node):
         self._compressed = self.create_publisher(CompressedImage, "~/image_raw/compressed", SENSOR_DATA)
         self._info = self.create_publisher(CameraInfo, "~/camera_info", SENSOR_DATA)
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", STATE)
-        self._positions: dict[str, float] | None = None
         self._status = Status(f"camera: {self.camera}", Level.WARN, "starting", str(p["source"]))
         self._frames = 0
         self._source = self._make_source(str(p["source"]), int(p["width"]), int(p["height"]), float(p["rate_hz"]))
@@ -118,13 +117,10 @@ class CameraNode(Node):
         scene = SimScene([sim_object_from_config(o) for o in config.get("objects", [])])
         renderer = TabletopRenderer(Kinematics(description.urdf), sim_table_from_config(config.get("table") or {}),
                                     self._intrinsics)
-        self.create_subscription(JointState, "joint_states", self._on_joint_states, STATE)
+        self._joint_states = LatestJointState(self, STATE)
         self.create_subscription(SimObjects, "sim/objects", scene.update, LATCHED)
-        return SimCamera(renderer, self._frame_id, lambda: self._positions, scene.objects,
+        return SimCamera(renderer, self._frame_id, self._joint_states.positions, scene.objects,
                          seed=int(config.get("seed", 0)))
-
-    def _on_joint_states(self, msg: JointState) -> None:
-        self._positions = dict(zip(msg.name, msg.position))
 
     # -- capture (own thread) -----------------------------------------------------------
     def _capture_loop(self) -> None:

@@ -5,7 +5,8 @@ Publishes   detections (embodied_interfaces/Detection2DArray: class, score, box,
             and in results[0].pose the object's position on the table in base_link),
             perception/overlay (sensor_msgs/Image: the frame with boxes and ids; drawn only
             while someone listens), /diagnostics
-Serves      detect (embodied_interfaces/Detect: one image in, detections out; no tracking)
+Serves      detect (embodied_interfaces/Detect: one image in, detections out; no tracking), from a
+            companion node ``<name>_detect`` with its own executor thread
 
 The image callback only drops the frame into a one-slot mailbox (embodied_ai.perception.
 pipeline.LatestFrame); a "prepare" thread takes the newest frame whenever it is free, checks
@@ -31,10 +32,9 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from embodied_interfaces.msg import Detection2DArray
 from embodied_interfaces.srv import Detect
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
-from sensor_msgs.msg import CameraInfo, Image, JointState
+from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from embodied_ai.diagnostics import Level, Status
@@ -48,7 +48,7 @@ from embodied_ai.robot.description import CAMERA_FRAMES
 from embodied_ai.robot.kinematics import Kinematics
 from embodied_ros.conversions import diagnostic_status_msg
 from embodied_ros.qos import SENSOR_DATA, STATE
-from embodied_ros.vision import detection_msg, detections_msg, image_from_msg, image_msg
+from embodied_ros.vision import LatestJointState, detection_msg, detections_msg, image_from_msg, image_msg
 
 OVERLAY_COLOURS = [(0, 200, 255), (255, 120, 0), (0, 220, 0), (220, 0, 220), (0, 0, 255), (255, 255, 0)]
 
@@ -86,7 +86,6 @@ class PerceptionNode(Node):
         self._kinematics = Kinematics(load_robot_description(urdf_file).urdf) if urdf_file else None
         self._perception: Perception | None = None
         self._mailbox: LatestFrame[Image] = LatestFrame()
-        self._positions: dict[str, float] | None = None
         self._intrinsics: CameraIntrinsics | None = None
         self._status = Status("perception: detector", Level.WARN, "loading the model")
         self._stats = {"processed": 0, "refused": 0, "stale": 0, "prepared_to_published_ms": 0.0}
@@ -96,9 +95,7 @@ class PerceptionNode(Node):
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", STATE)
         self.create_subscription(Image, f"{camera}/image_raw", self._mailbox.put, SENSOR_DATA)
         self.create_subscription(CameraInfo, f"{camera}/camera_info", self._on_camera_info, SENSOR_DATA)
-        self.create_subscription(JointState, "joint_states", self._on_joint_states, STATE)
-        # The service runs in its own group: a detect call never holds up the image callbacks.
-        self.create_service(Detect, "detect", self._on_detect, callback_group=MutuallyExclusiveCallbackGroup())
+        self._joint_states = LatestJointState(self, STATE)
         self.create_timer(1.0, self._publish_diagnostics)
         # Two stages on two threads, each handing over only its newest result (see the docstring).
         self._prepared: LatestFrame[tuple[Header, PreparedFrame, float]] = LatestFrame()
@@ -110,9 +107,6 @@ class PerceptionNode(Node):
             worker.start()
 
     # -- callbacks (executor threads; all short) ----------------------------------------
-    def _on_joint_states(self, msg: JointState) -> None:
-        self._positions = dict(zip(msg.name, msg.position))
-
     def _on_camera_info(self, msg: CameraInfo) -> None:
         k = msg.k
         if msg.width and msg.height and k[0] > 0 and k[4] > 0:
@@ -180,7 +174,7 @@ class PerceptionNode(Node):
             if item is None or perception is None:
                 continue
             image_header, prepared, started = item
-            objects = perception.finish(prepared, self._positions)
+            objects = perception.finish(prepared, self._joint_states.positions())
             header = Header(stamp=image_header.stamp, frame_id=image_header.frame_id)
             self._detections.publish(detections_msg(header, [
                 detection_msg(o.detection, header, o.object_id, o.position) for o in objects]))
@@ -233,17 +227,35 @@ class PerceptionNode(Node):
             worker.join(timeout=5.0)
 
 
+def detect_service_node(node: PerceptionNode) -> Node:
+    """The ``detect`` service on a companion node, spun by its own executor thread, so a detect
+    call (one inference) never holds up the image callbacks. Single-threaded executors both: an
+    rclpy MultiThreadedExecutor cost four times the CPU of the whole pipeline here, dispatching
+    the 200 Hz /joint_states. The companion ignores the command line's ``__node`` remap (which
+    would give it the main node's name) and takes its name and namespace from the main node."""
+    companion = Node(f"{node.get_name()}_detect", namespace=node.get_namespace(), use_global_arguments=False)
+    companion.create_service(Detect, "detect", node._on_detect)
+    return companion
+
+
 def main(args: list[str] | None = None) -> None:
     rclpy.init(args=args)
     node = PerceptionNode()
-    executor = MultiThreadedExecutor(num_threads=2)
+    companion = detect_service_node(node)
+    executor, service_executor = SingleThreadedExecutor(), SingleThreadedExecutor()
     executor.add_node(node)
+    service_executor.add_node(companion)
+    service_thread = threading.Thread(target=service_executor.spin, name="detect_service", daemon=True)
+    service_thread.start()
     try:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         node.shutdown()
+        service_executor.shutdown()
+        service_thread.join(timeout=5.0)
+        companion.destroy_node()
         node.destroy_node()
         rclpy.try_shutdown()
     if node.worker_failed:
