@@ -132,7 +132,9 @@ def graph(ros_environment: None, tmp_path_factory: pytest.TempPathFactory) -> It
         yield launched
     finally:
         code = launched.stop()
-        print(launched.output[-2000:])
+        log = state_dir / "embodied_up.log"  # the whole graph's output, for a failure's post-mortem
+        log.write_text(launched.output)
+        print(f"{launched.output[-2000:]}\n(the whole output: {log})")
         assert code == 0, f"launcher exited with {code}"
 
 

@@ -34,7 +34,8 @@ def emulator() -> Iterator[EmulatedDynamixelBus]:
 
 @pytest.fixture
 def controller(emulator, description, safety) -> Iterator[ServoController]:
-    bus = DynamixelBus.from_config({**CONFIG, "port": emulator.port_name, "status_timeout_s": 0.02})
+    # A generous status timeout: on a loaded CI runner the emulator's thread answers late.
+    bus = DynamixelBus.from_config({**CONFIG, "port": emulator.port_name, "status_timeout_s": 0.1})
     bus.open()
     controller = ServoController(description, bus, safety)
     controller.activate()

@@ -20,6 +20,13 @@ def test_stop_ramp_decelerates_at_the_bound_and_holds():
     assert positions["a"] == pytest.approx(0.5) and velocities["a"] == 0.0
 
 
+def test_stop_ramp_before_its_start_holds_the_start():
+    """A tick's time is taken before its bus read; a fault found in a slow read starts the ramp
+    later than that time. Sampling at a negative time must not extrapolate backwards."""
+    ramp = StopRamp({"a": 0.1}, {"a": 2.0}, deceleration=4.0)
+    assert ramp.sample(-0.25) == ({"a": 0.1}, {"a": 2.0})
+
+
 def test_tracker_respects_velocity_and_deceleration_and_lands_on_target():
     position, velocity, dt = 0.0, 0.0, 0.005
     for _ in range(2000):

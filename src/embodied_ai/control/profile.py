@@ -51,15 +51,17 @@ class StopRamp:
         return max((abs(v) / self.deceleration for v in self.velocity.values()), default=0.0)
 
     def sample(self, t: float) -> Sample:
+        """The state ``t`` s after the ramp started; before its start (a tick whose time was
+        taken before a slow bus read started the ramp) it is the start, never extrapolated back."""
         positions: dict[str, float] = {}
         velocities: dict[str, float] = {}
         for joint, p0 in self.start.items():
             v0 = self.velocity.get(joint, 0.0)
             stop_time = abs(v0) / self.deceleration
-            tt = min(t, stop_time)
+            tt = min(max(t, 0.0), stop_time)
             direction = math.copysign(1.0, v0)
             positions[joint] = p0 + v0 * tt - 0.5 * direction * self.deceleration * tt * tt
-            velocities[joint] = v0 - direction * self.deceleration * tt if t < stop_time else 0.0
+            velocities[joint] = v0 - direction * self.deceleration * tt if tt < stop_time else 0.0
         return positions, velocities
 
     def finished(self, t: float) -> bool:

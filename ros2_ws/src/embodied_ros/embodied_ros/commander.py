@@ -136,7 +136,10 @@ class CommanderNode(Node):
     # -- handing commands on ------------------------------------------------------------
     def _handle_spoken_commands(self) -> None:
         while (command := self._commands.get()) is not None:
-            self._run(command)
+            try:
+                self._run(command)
+            except Exception as exc:  # one bad command must not end spoken commands for good
+                self.get_logger().error(f"command '{command.text}' failed: {exc!r}")
 
     def _run(self, command: Command) -> CommandReply:
         self.get_logger().info(f"command ({command.source}): '{command.text}'")
@@ -145,8 +148,12 @@ class CommanderNode(Node):
                                   reply=reply.reply, error_code=int(reply.error_code), message=reply.message)
         message.header.stamp = self.get_clock().now().to_msg()
         self._replies.publish(message)
-        (self.get_logger().info if reply.success else self.get_logger().warning)(
-            f"reply: '{reply.reply}' ({reply.error_code}: {reply.message})")
+        # rclpy refuses one call site logging at two severities, hence two calls.
+        summary = f"reply: '{reply.reply}' ({reply.error_code}: {reply.message})"
+        if reply.success:
+            self.get_logger().info(summary)
+        else:
+            self.get_logger().warning(summary)
         if self._speak_replies and reply.reply:
             self._say(reply.reply)
         return reply
