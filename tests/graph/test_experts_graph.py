@@ -9,7 +9,7 @@ import time
 
 import pytest
 from embodied_interfaces.action import Generate, HandleCommand
-from embodied_interfaces.msg import RouterStatistics
+from embodied_interfaces.msg import Detection2DArray, RouterStatistics
 from embodied_interfaces.srv import Route, SetExpertLoaded
 from sensor_msgs.msg import JointState
 
@@ -101,3 +101,14 @@ def test_unsafe_command_is_refused_and_nothing_moves(experts: GraphClient) -> No
     after = experts.latest(JointState, "joint_states")
     for name, a, b in zip(before.name, before.position, after.position):
         assert abs(a - b) < 0.01, f"{name} moved"
+
+
+def test_describe_the_scene_names_what_perception_detects(experts: GraphClient) -> None:
+    seen = experts.latest(Detection2DArray, "detections", timeout=60)
+    classes = {d.results[0].hypothesis.class_id for d in seen.detections}
+    assert classes, "perception sees the simulated tabletop"
+    result = experts.run(HandleCommand, "handle_command",
+                         HandleCommand.Goal(text="describe what you see on the table", source="text"), timeout=120).result
+    assert result.success, result
+    assert json.loads(result.actions_json) == [{"action": "describe"}]
+    assert result.reply.startswith("I see ") and all(label in result.reply for label in classes), result.reply

@@ -11,26 +11,26 @@ Endpoints (relative names):
   services   route (Route), set_expert_loaded (SetExpertLoaded)
   publishes  router_statistics (RouterStatistics, every ``statistics_period_s``)
   clients    move_joints (MoveJoints), grasp (Grasp), emergency_stop (std_srvs/Trigger)
-  subscribes joint_states (sensor_msgs/JointState)
+  subscribes joint_states (sensor_msgs/JointState), detections (Detection2DArray: "describe the scene")
 """
 
 from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import rclpy
 from embodied_interfaces.action import Generate, Grasp, HandleCommand, MoveJoints
-from embodied_interfaces.msg import RouterStatistics
+from embodied_interfaces.msg import Detection2DArray, RouterStatistics
 from embodied_interfaces.srv import Route, SetExpertLoaded
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
-from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 
 from embodied_ai.errors import EmbodiedError, ErrorCode
@@ -39,11 +39,13 @@ from embodied_ai.experts.commander import RobotCommandHandler
 from embodied_ai.experts.engine import GenerationRequest
 from embodied_ai.experts.paths import state_dir as default_state_dir
 from embodied_ai.experts.service import ExpertService
+from embodied_ai.perception.scene import describe_scene
 from embodied_ai.robot import load_robot_description
 from embodied_ai.speech.commander import Command
 from embodied_ai.speech.normalize import normalize_command_text
 from embodied_ros.qos import STATE
 from embodied_ros.spin import spin_until_shutdown
+from embodied_ros.vision import LatestJointState, seen_objects
 
 
 def _wait(future: Any, timeout_s: float) -> bool:
@@ -56,20 +58,19 @@ def _wait(future: Any, timeout_s: float) -> bool:
 class RosRobotPort:
     """The commander's RobotPort over the servo controller's actions and services."""
 
-    def __init__(self, node: Node, timeout_s: float) -> None:
+    def __init__(self, node: Node, timeout_s: float, scene_max_age_s: float) -> None:
         group = ReentrantCallbackGroup()
         self._move = ActionClient(node, MoveJoints, "move_joints", callback_group=group)
         self._grasp = ActionClient(node, Grasp, "grasp", callback_group=group)
         self._estop = node.create_client(Trigger, "emergency_stop", callback_group=group)
-        self._positions: dict[str, float] | None = None
         self._timeout_s = timeout_s
-        node.create_subscription(JointState, "joint_states", self._on_joint_states, STATE, callback_group=group)
-
-    def _on_joint_states(self, msg: JointState) -> None:
-        self._positions = dict(zip(msg.name, msg.position))
+        self._joint_states = LatestJointState(node, STATE)  # decoded only for a relative move
+        self._detections: tuple[float, Detection2DArray] | None = None  # (received, monotonic s)
+        self._scene_max_age_s = scene_max_age_s
+        node.create_subscription(Detection2DArray, "detections", self._on_detections, STATE, callback_group=group)
 
     def positions(self) -> Mapping[str, float] | None:
-        return self._positions
+        return self._joint_states.positions()
 
     def _run(self, client: ActionClient, goal: Any) -> Any:
         if not client.wait_for_server(timeout_sec=2.0):
@@ -107,8 +108,14 @@ class RosRobotPort:
             return False, int(ErrorCode.TIMEOUT), "emergency_stop did not answer"
         return bool(future.result().success), 0, future.result().message
 
+    def _on_detections(self, msg: Detection2DArray) -> None:
+        self._detections = (time.monotonic(), msg)
+
     def describe_scene(self) -> str | None:
-        return None  # the perception node's scene description is not wired here yet
+        """The latest detections in words; None when perception has said nothing lately."""
+        if self._detections is None or time.monotonic() - self._detections[0] > self._scene_max_age_s:
+            return None
+        return describe_scene(seen_objects(self._detections[1]))
 
 
 class ExpertsNode(Node):
@@ -120,10 +127,11 @@ class ExpertsNode(Node):
         self.declare_parameter("robot_description_file", "")
         self.declare_parameter("statistics_period_s", 2.0)
         self.declare_parameter("action_timeout_s", 30.0)
+        self.declare_parameter("scene_max_age_s", 2.0)          # older detections: "no perception"
         self.declare_parameter("use_router", True)
         p = {n: self.get_parameter(n).value for n in (
             "state_dir", "memory_budget_mb", "base_precision", "robot_description_file", "statistics_period_s",
-            "action_timeout_s", "use_router")}
+            "action_timeout_s", "scene_max_age_s", "use_router")}
         state = Path(p["state_dir"]).expanduser() if p["state_dir"] else default_state_dir()
         base = build_base(BaseRecipe(precision=p["base_precision"]),
                           progress=lambda line: self.get_logger().info(f"base model: {line}"))
@@ -137,7 +145,7 @@ class ExpertsNode(Node):
         if installed:
             self.get_logger().info(f"installed default experts: {', '.join(installed)}")
         description = load_robot_description(p["robot_description_file"])
-        self.robot = RosRobotPort(self, float(p["action_timeout_s"]))
+        self.robot = RosRobotPort(self, float(p["action_timeout_s"]), float(p["scene_max_age_s"]))
         self.commander = RobotCommandHandler(self.service, description, self.robot)
 
         actions = ReentrantCallbackGroup()

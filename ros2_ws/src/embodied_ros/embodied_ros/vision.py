@@ -19,6 +19,7 @@ from std_msgs.msg import Header
 
 from embodied_ai.perception.detector import Detection, ImageError
 from embodied_ai.perception.render import CameraIntrinsics
+from embodied_ai.perception.scene import SeenObject
 
 # encoding -> (channels, OpenCV conversion to BGR or None)
 ENCODINGS: dict[str, tuple[int, int | None]] = {
@@ -84,6 +85,20 @@ def detection_msg(detection: Detection, header: Header, object_id: int | None = 
 
 def detections_msg(header: Header, detections: Sequence[Detection2D]) -> Detection2DArray:
     return Detection2DArray(header=header, detections=list(detections))
+
+
+def seen_objects(msg: Detection2DArray) -> list[SeenObject]:
+    """The inverse of detection_msg, as the scene description wants it."""
+    seen = []
+    for detection in msg.detections:
+        if not detection.results:
+            continue
+        best = detection.results[0]
+        point = best.pose.pose.position
+        position = None if best.pose.covariance[0] < 0 else (point.x, point.y, point.z)
+        object_id = int(detection.id) if detection.id.isdigit() else None
+        seen.append(SeenObject(best.hypothesis.class_id, best.hypothesis.score, object_id, position))
+    return seen
 
 
 class LatestJointState:
