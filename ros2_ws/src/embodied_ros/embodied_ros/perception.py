@@ -34,6 +34,7 @@ from embodied_interfaces.msg import Detection2DArray
 from embodied_interfaces.srv import Detect
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
@@ -85,7 +86,9 @@ class PerceptionNode(Node):
         urdf_file = str(self.get_parameter("robot_description_file").value)
         self._kinematics = Kinematics(load_robot_description(urdf_file).urdf) if urdf_file else None
         self._perception: Perception | None = None
-        self._mailbox: LatestFrame[Image] = LatestFrame()
+        # Frames are taken serialised and decoded only when the prepare stage picks one: a frame
+        # replaced before it is used costs one copy of its bytes, not a Python Image message.
+        self._mailbox: LatestFrame[bytes] = LatestFrame()
         self._intrinsics: CameraIntrinsics | None = None
         self._status = Status("perception: detector", Level.WARN, "loading the model")
         self._stats = {"processed": 0, "refused": 0, "stale": 0, "prepared_to_published_ms": 0.0}
@@ -93,7 +96,7 @@ class PerceptionNode(Node):
         self._detections = self.create_publisher(Detection2DArray, "detections", STATE)
         self._overlay = self.create_publisher(Image, "perception/overlay", SENSOR_DATA)
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", STATE)
-        self.create_subscription(Image, f"{camera}/image_raw", self._mailbox.put, SENSOR_DATA)
+        self.create_subscription(Image, f"{camera}/image_raw", self._mailbox.put, SENSOR_DATA, raw=True)
         self.create_subscription(CameraInfo, f"{camera}/camera_info", self._on_camera_info, SENSOR_DATA)
         self._joint_states = LatestJointState(self, STATE)
         self.create_timer(1.0, self._publish_diagnostics)
@@ -150,9 +153,10 @@ class PerceptionNode(Node):
             if perception is None and not self._load_model():
                 self._stop.wait(self._retry_s)
                 continue
-            msg = self._mailbox.take(timeout=0.5)
-            if msg is None or perception is None:
+            serialised = self._mailbox.take(timeout=0.5)
+            if serialised is None or perception is None:
                 continue
+            msg = deserialize_message(serialised, Image)
             stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
             if time.time_ns() - stamp_ns > self._max_age_ns:
                 self._stats["stale"] += 1     # e.g. frames that waited out a model load
