@@ -20,8 +20,9 @@ from pathlib import Path
 
 from limits import parse
 
+from embodied_ai import paths
+
 KEY_PREFIX = "emb_"
-STATE_DIR_ENV = "EMBODIED_STATE_DIR"
 # Seed 000 "Rate Limiting": free 100/hour, pro 1000/hour, enterprise unlimited ("").
 TIERS: dict[str, str] = {"free": "100/hour", "pro": "1000/hour", "enterprise": ""}
 
@@ -36,13 +37,6 @@ CREATE TABLE IF NOT EXISTS api_keys (
     revoked_at  TEXT
 )
 """
-
-
-def default_state_dir() -> Path:
-    """``$EMBODIED_STATE_DIR``, else ~/.local/state/embodied (the runtime's one state directory)."""
-    if explicit := os.environ.get(STATE_DIR_ENV):
-        return Path(explicit).expanduser()
-    return Path.home() / ".local" / "state" / "embodied"
 
 
 def hash_key(key: str) -> str:
@@ -79,7 +73,7 @@ class ApiKeyStore:
 
     @classmethod
     def in_state_dir(cls, state_dir: Path | None = None) -> ApiKeyStore:
-        return cls((state_dir or default_state_dir()) / "api_keys.sqlite3")
+        return cls((state_dir or paths.state_dir()) / "api_keys.sqlite3")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

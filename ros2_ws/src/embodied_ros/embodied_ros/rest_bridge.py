@@ -26,7 +26,8 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from embodied_ai.bridge.app import create_app
-from embodied_ai.bridge.keys import ApiKeyStore, default_state_dir
+from embodied_ai.bridge.keys import ApiKeyStore
+from embodied_ai.paths import state_dir as default_state_dir
 from embodied_ai.bridge.settings import BridgeSettings, UnsafeBind, check_bind
 from embodied_ros.bridge_graph import RosGraph
 
