@@ -193,7 +193,10 @@ def load_dataset(
 
     stats = _stats(dataset_format, kind, rows, rows_read, len(errors), duplicates, blank, len(raw))
     if not rows:
-        detail = f"; first problem: row {errors[0].row}: {errors[0].message}" if errors else ""
+        # Name several problem rows: one is often not the only kind of mistake in a file.
+        shown = "; ".join(f"row {e.row}: {e.message}" for e in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        detail = f"; problems: {shown}{more}" if errors else ""
         raise DatasetInvalidError(f"dataset {path.name} has no usable rows ({rows_read} read){detail}")
     return ValidatedDataset(path=path, rows=rows, errors=errors, stats=stats)
 

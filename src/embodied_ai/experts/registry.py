@@ -4,6 +4,7 @@
                                          a call that returned has reached the disk)
     <state>/experts/<name>/v<N>/         that version's files (an .onnx_adapter, or an ONNX
                                          model folder for an expert trained from scratch)
+    <state>/datasets/<id>.jsonl          a registered dataset's validated, normalised rows
 
 Fields follow seed 000's Expert API: id, name, domain, category, status (initializing /
 training / ready / disabled), config (a base model, or d_model / n_layers / n_heads / d_ff),
@@ -62,6 +63,27 @@ CREATE TABLE IF NOT EXISTS versions (
     created_at TEXT NOT NULL,
     PRIMARY KEY (expert_id, version)
 );
+CREATE TABLE IF NOT EXISTS datasets (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    expert_id INTEGER NOT NULL,         -- the expert it was uploaded for
+    name TEXT NOT NULL,
+    path TEXT NOT NULL,                 -- the normalised JSONL, relative to the state directory
+    format TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    invalid_rows INTEGER NOT NULL,
+    duplicates_removed INTEGER NOT NULL,
+    size_bytes INTEGER NOT NULL,        -- of the uploaded file
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS training_jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- the seed's integer job_id
+    job_key TEXT NOT NULL UNIQUE,          -- the job's folder under jobs/ (its status.json)
+    expert_id INTEGER NOT NULL,
+    dataset_id INTEGER,
+    kind TEXT NOT NULL,                    -- lora | scratch
+    version INTEGER NOT NULL DEFAULT 0,    -- the version it made, once completed
+    created_at TEXT NOT NULL
+);
 """
 
 
@@ -117,6 +139,31 @@ class Expert:
             "current_version": self.current_version, "created_at": self.created_at,
             "versions": [v.__dict__ for v in self.versions],
         }
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    id: int
+    expert_id: int
+    name: str
+    path: str                           # relative to the state directory
+    format: str
+    rows: int
+    invalid_rows: int
+    duplicates_removed: int
+    size_bytes: int
+    created_at: str
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: int
+    job_key: str
+    expert_id: int
+    dataset_id: int | None
+    kind: str
+    version: int
+    created_at: str
 
 
 class ExpertRegistry:
@@ -190,7 +237,7 @@ class ExpertRegistry:
             where.append("status=?")
             args.append(status)
         order = {"name": "name", "accuracy": "json_extract(metrics, '$.accuracy') DESC",
-                 "speed": "json_extract(performance, '$.tokens_per_second') DESC", "id": "id"}.get(sort_by)
+                 "speed": "json_extract(performance, '$.inference_speed_tokens_per_sec') DESC", "id": "id"}.get(sort_by)
         if order is None:
             raise EmbodiedError(f"sort_by must be name, accuracy or speed, not {sort_by!r}", ErrorCode.EXPERT_NOT_FOUND)
         with self._lock:
@@ -270,6 +317,54 @@ class ExpertRegistry:
         if current is None:
             raise EmbodiedError(f"expert '{expert.name}' has no trained version yet", ErrorCode.EXPERT_NOT_READY)
         return current.kind, (self.state_dir / current.path) if current.path else None
+
+    # -- datasets and training jobs -----------------------------------------------------
+    def add_dataset(self, expert_id: int, name: str, path: str, format: str, rows: int, invalid_rows: int,
+                    duplicates_removed: int, size_bytes: int) -> DatasetRecord:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO datasets(expert_id, name, path, format, rows, invalid_rows, duplicates_removed, "
+                "size_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (expert_id, name, path, format, rows, invalid_rows, duplicates_removed, size_bytes, _now()))
+            dataset_id = int(cursor.lastrowid or 0)
+        return self.dataset(dataset_id)
+
+    def dataset(self, dataset_id: int) -> DatasetRecord:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM datasets WHERE id=?", (dataset_id,)).fetchone()
+        if row is None:
+            raise EmbodiedError(f"dataset {dataset_id} does not exist", ErrorCode.DATASET_INVALID)
+        return DatasetRecord(**dict(row))
+
+    def latest_dataset(self, expert_id: int) -> DatasetRecord | None:
+        """The newest dataset uploaded for the expert, else the one its newest job trained on."""
+        with self._lock:
+            row = self._db.execute("SELECT id FROM datasets WHERE expert_id=? ORDER BY id DESC LIMIT 1",
+                                   (expert_id,)).fetchone()
+            if row is None:
+                row = self._db.execute("SELECT dataset_id AS id FROM training_jobs WHERE expert_id=? "
+                                       "AND dataset_id IS NOT NULL ORDER BY id DESC LIMIT 1", (expert_id,)).fetchone()
+        return self.dataset(row["id"]) if row is not None else None
+
+    def add_job(self, job_key: str, expert_id: int, dataset_id: int | None, kind: str) -> JobRecord:
+        with self._transaction() as db:
+            cursor = db.execute("INSERT INTO training_jobs(job_key, expert_id, dataset_id, kind, created_at) "
+                                "VALUES (?, ?, ?, ?, ?)", (job_key, expert_id, dataset_id, kind, _now()))
+            job_id = int(cursor.lastrowid or 0)
+        return self.job(job_id)
+
+    def job(self, key: int | str) -> JobRecord:
+        """By the seed's integer id, or by the job's folder name."""
+        column = "id" if isinstance(key, int) else "job_key"
+        with self._lock:
+            row = self._db.execute(f"SELECT * FROM training_jobs WHERE {column}=?", (key,)).fetchone()
+        if row is None:
+            raise EmbodiedError(f"training job {key} does not exist", ErrorCode.TRAINING_FAILED)
+        return JobRecord(**dict(row))
+
+    def set_job_version(self, job_key: str, version: int) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE training_jobs SET version=? WHERE job_key=?", (version, job_key))
 
     # -- delete -------------------------------------------------------------------------
     def delete(self, key: int | str, hard: bool = False) -> None:

@@ -5,11 +5,19 @@ This is what the experts node and the REST bridge call. It decides which expert 
 registry, counts usage and measured performance, and runs training jobs in threads with
 the seed's rules: a busy expert cannot be trained twice, a serving expert cannot be
 deleted, and every refusal carries a seed error code.
+
+An expert is either a LoRA adapter on the shared base (created without a shape) or its own
+small Llama-shaped model trained from scratch (created with d_model / n_layers / n_heads or a
+size preset). Resizing (seed 000's POST /experts/{id}/resize) trains a new version of the
+expert from scratch at the new shape on its latest dataset; a finished scratch model is
+exported to ONNX by ORT GenAI's model builder at the expert's quantization and served by
+the engine as a model of its own.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import threading
 import uuid
@@ -22,14 +30,63 @@ import yaml
 
 from embodied_ai.errors import EmbodiedError, ErrorCode
 from embodied_ai.experts.adapters import write_onnx_adapter
-from embodied_ai.experts.base_build import BuiltBase
+from embodied_ai.experts.base_build import BaseRecipe, BuiltBase, run_builder
 from embodied_ai.experts.engine import GenerationRequest, GenerationResult, InferenceEngine, LatencyWindow
 from embodied_ai.experts.paths import REPO_EXPERTS_DIR
-from embodied_ai.experts.registry import Expert, ExpertRegistry
+from embodied_ai.experts.registry import DatasetRecord, Expert, ExpertRegistry, JobRecord
 from embodied_ai.experts.training import TrainingConfig, TrainingJob, TrainingRequest, TrainingStatus
 
 GENERAL = "general"
 PERFORMANCE_EVERY_N_CALLS = 10
+BASE_MODEL = "SmolLM2-135M-Instruct"
+# Shapes of the seed SDK's size presets (experts trained from scratch).
+SIZE_PRESETS: dict[str, dict[str, int]] = {
+    "small": {"d_model": 256, "n_layers": 4, "n_heads": 4},
+    "medium": {"d_model": 512, "n_layers": 8, "n_heads": 8},
+    "large": {"d_model": 768, "n_layers": 12, "n_heads": 12},
+}
+# The builder's precision per registry quantization. The CPU execution provider has no fp16
+# kernels, so FP16 experts are built at fp32 here.
+PRECISION = {"Q8": "int8", "Q4": "int4", "FP16": "fp32"}
+BYTES_PER_PARAMETER = {"Q8": 1.0, "Q4": 0.5, "FP16": 2.0}
+ROW_ERRORS_REPORTED = 20
+UNFINISHED = ("queued", "running", "stopping")
+
+
+def model_shape(d_model: int, n_layers: int, n_heads: int) -> dict[str, int]:
+    """A from-scratch model's shape (Llama layout, d_ff = 4 d_model), checked before training."""
+    if min(d_model, n_layers, n_heads) < 1:
+        raise EmbodiedError("d_model, n_layers and n_heads must be positive", ErrorCode.EXPERT_CREATION_FAILED)
+    if d_model % n_heads or (d_model // n_heads) % 2:
+        raise EmbodiedError(f"d_model {d_model} must split into {n_heads} heads of an even size (rotary "
+                            "embeddings)", ErrorCode.EXPERT_CREATION_FAILED)
+    if d_model % 32:
+        raise EmbodiedError(f"d_model {d_model} must be a multiple of 32 (the quantized MatMul block)",
+                            ErrorCode.EXPERT_CREATION_FAILED)
+    return {"d_model": d_model, "n_layers": n_layers, "n_heads": n_heads, "d_ff": 4 * d_model}
+
+
+def parameter_count(hidden: int, layers: int, heads: int, kv_heads: int, d_ff: int, vocab: int,
+                    tied_embeddings: bool = True) -> int:
+    """Weights of a Llama-shaped decoder (norms included)."""
+    kv = hidden // heads * kv_heads
+    per_layer = 2 * hidden * hidden + 2 * hidden * kv + 3 * hidden * d_ff + 2 * hidden
+    embeddings = vocab * hidden * (1 if tied_embeddings else 2)
+    return layers * per_layer + embeddings + hidden
+
+
+@dataclass(frozen=True)
+class StartedJob:
+    """A training job that was started: the seed's integer id and the running job."""
+
+    id: int
+    job: TrainingJob
+
+
+@dataclass(frozen=True)
+class RegisteredDataset:
+    record: DatasetRecord
+    row_errors: list[str]           # "row N: why" for the first ROW_ERRORS_REPORTED bad rows
 
 
 @dataclass(frozen=True)
@@ -60,6 +117,9 @@ class ExpertService:
         self._latency: dict[str, LatencyWindow] = {}
         self._jobs: dict[str, TrainingJob] = {}
         self._threads: dict[str, threading.Thread] = {}
+        # Folders whose files register_dataset and retrain_router may read (callers come over
+        # ROS or HTTP, so a path anywhere else on the disk is refused).
+        self.dataset_roots: list[Path] = [state_dir / "datasets"]
 
     # -- default experts ----------------------------------------------------------------
     def install_defaults(self, source: Path = REPO_EXPERTS_DIR) -> list[str]:
@@ -96,6 +156,25 @@ class ExpertService:
         with tempfile.TemporaryDirectory() as scratch:
             adapter = write_onnx_adapter(peft_dir, Path(scratch) / "adapter.onnx_adapter", set(self.base.lora_inputs))
             self.registry.add_version(name, "adapter", adapter, config={"peft": str(peft_dir)}, metrics=metrics, note=note)
+
+    def _add_model_version(self, name: str, hf_dir: Path, config: TrainingConfig, metrics: dict[str, Any],
+                           note: str) -> None:
+        """A model trained from scratch → ONNX (ORT GenAI's builder, at the expert's quantization)
+        → the expert's new current version; its config takes the new shape."""
+        from transformers import AutoTokenizer
+
+        record = self.registry.get(name)
+        shape = dict(config.scratch_shape or {})
+        precision = PRECISION.get(record.quantization, "int8")
+        with tempfile.TemporaryDirectory() as scratch:
+            model_dir, onnx_dir = Path(scratch) / "hf", Path(scratch) / "model"
+            shutil.copytree(hf_dir, model_dir)
+            AutoTokenizer.from_pretrained(self.base.train_hf_dir).save_pretrained(model_dir)  # the builder wants it
+            run_builder(model_dir, onnx_dir, Path(scratch) / "builder_cache",
+                        BaseRecipe(precision=precision, with_lora_inputs=False), adapter_dir=None)
+            self.registry.add_version(name, "model", onnx_dir, config={**shape, "precision": precision},
+                                      metrics=metrics, note=note)
+        self.registry.update(name, config={**{k: v for k, v in record.config.items() if k != "base_model"}, **shape})
 
     # -- routing and generation ---------------------------------------------------------
     def route(self, prompt: str) -> Routed:
@@ -191,10 +270,163 @@ class ExpertService:
             self.set_loaded(str(record.id), False)
         self.registry.delete(record.id, hard)
 
+    # -- create and describe ------------------------------------------------------------
+    def create_expert(self, name: str, domain: str, category: str = "general", quantization: str = "Q8",
+                      shape: dict[str, int] | None = None, size: str | None = None,
+                      base_model: str | None = None) -> Expert:
+        """Register an expert ('initializing' until a training job gives it a version): a LoRA
+        adapter on the shared base without a shape, else its own model of that shape."""
+        if size is not None:
+            if size not in SIZE_PRESETS:
+                raise EmbodiedError(f"size must be one of {', '.join(SIZE_PRESETS)}", ErrorCode.EXPERT_CREATION_FAILED)
+            shape = {**SIZE_PRESETS[size], **(shape or {})}
+        if base_model and base_model.lower() not in (BASE_MODEL.lower(), "smollm2-135m"):
+            raise EmbodiedError(f"base model {base_model!r} is not available: experts share {BASE_MODEL}",
+                                ErrorCode.EXPERT_CREATION_FAILED)
+        if shape:
+            missing = {"d_model", "n_layers", "n_heads"} - set(shape)
+            if missing:
+                raise EmbodiedError(f"a model shape needs {', '.join(sorted(missing))} too",
+                                    ErrorCode.EXPERT_CREATION_FAILED)
+            config: dict[str, Any] = model_shape(shape["d_model"], shape["n_layers"], shape["n_heads"])
+        else:
+            config = {"base_model": BASE_MODEL, "max_tokens": 128}
+        return self.registry.create(name, domain, category, config=config, quantization=quantization)
+
+    def _base_config(self) -> dict[str, Any]:
+        return json.loads((self.base.train_hf_dir / "config.json").read_text())
+
+    def total_params(self, expert: Expert) -> int | None:
+        """Parameters the expert runs with: its own model's, or the shared base's for an adapter."""
+        base = self._base_config()
+        vocab = int(base["vocab_size"])
+        if "d_model" in expert.config:
+            c = expert.config
+            return parameter_count(c["d_model"], c["n_layers"], c["n_heads"], c["n_heads"], c["d_ff"], vocab)
+        return parameter_count(base["hidden_size"], base["num_hidden_layers"], base["num_attention_heads"],
+                               base.get("num_key_value_heads", base["num_attention_heads"]),
+                               base["intermediate_size"], vocab, bool(base.get("tie_word_embeddings", True)))
+
+    def estimated_size_gb(self, expert: Expert) -> float:
+        """The expert's own weights on disk: its model at its quantization, or a LoRA adapter
+        (fp32, TrainingConfig's default rank, layers and projections)."""
+        if "d_model" in expert.config:
+            params = self.total_params(expert) or 0
+            return round(params * BYTES_PER_PARAMETER.get(expert.quantization, 1.0) / 1e9, 4)
+        base, config = self._base_config(), TrainingConfig()
+        hidden, d_ff = base["hidden_size"], base["intermediate_size"]
+        kv = hidden // base["num_attention_heads"] * base.get("num_key_value_heads", base["num_attention_heads"])
+        widths = {"q_proj": (hidden, hidden), "k_proj": (hidden, kv), "v_proj": (hidden, kv),
+                  "o_proj": (hidden, hidden), "gate_proj": (hidden, d_ff), "up_proj": (hidden, d_ff),
+                  "down_proj": (d_ff, hidden)}
+        layers = len(config.lora_layers) if config.lora_layers else base["num_hidden_layers"]
+        params = layers * sum(config.lora_rank * sum(widths[m]) for m in config.lora_modules)
+        return round(params * 4 / 1e9, 4)
+
+    # -- datasets -----------------------------------------------------------------------
+    def check_dataset_path(self, path: Path) -> Path:
+        """``path`` resolved, if it lies inside one of ``dataset_roots`` (else DATASET_INVALID)."""
+        resolved = path.expanduser().resolve()
+        if not any(resolved.is_relative_to(root.expanduser().resolve()) for root in self.dataset_roots):
+            raise EmbodiedError(f"{path} is outside the dataset folders ({', '.join(map(str, self.dataset_roots))})",
+                                ErrorCode.DATASET_INVALID)
+        if not resolved.is_file():
+            raise EmbodiedError(f"no dataset file at {path}", ErrorCode.DATASET_INVALID)
+        return resolved
+
+    def register_dataset(self, path: Path, expert: str, name: str) -> RegisteredDataset:
+        """Validate a JSONL / TXT / CSV file and keep its good rows for ``expert``'s training.
+
+        Bad rows are reported by number and left out; a file with no usable row is refused
+        (DATASET_INVALID) with its problem rows named.
+        """
+        from embodied_ai.experts.datasets import DatasetInvalidError, load_dataset, rows_to_jsonl
+
+        record = self.registry.get(expert)
+        source = self.check_dataset_path(path)
+        try:
+            validated = load_dataset(source)
+        except DatasetInvalidError:
+            raise
+        except ValueError as exc:  # e.g. an unknown suffix
+            raise EmbodiedError(str(exc), ErrorCode.DATASET_INVALID) from exc
+        folder = self.state_dir / "datasets"
+        folder.mkdir(parents=True, exist_ok=True)
+        stored = folder / f"registered-{uuid.uuid4().hex}.jsonl"
+        stored.write_text(rows_to_jsonl(validated.rows))
+        stats = validated.stats
+        dataset = self.registry.add_dataset(record.id, name, str(stored.relative_to(self.state_dir)), stats.format,
+                                            stats.rows, stats.invalid_rows, stats.duplicates_removed,
+                                            stats.size_bytes)
+        return RegisteredDataset(dataset, [f"row {e.row}: {e.message}" for e in validated.errors[:ROW_ERRORS_REPORTED]])
+
+    def dataset_path(self, dataset: DatasetRecord) -> Path:
+        return self.state_dir / dataset.path
+
+    # -- training by registered dataset, resize, jobs by number ---------------------------
+    def train(self, expert: str, dataset_id: int | None, config: TrainingConfig,
+              on_progress: Callable[[TrainingStatus], None] | None = None,
+              on_done: Callable[[TrainingStatus], None] | None = None) -> StartedJob:
+        """Train on a registered dataset (None: the expert's latest). ``config.use_lora`` False
+        trains the expert's own model from scratch, at ``config.scratch_shape`` or its own shape."""
+        record = self.registry.get(expert)
+        if dataset_id is None:
+            dataset = self.registry.latest_dataset(record.id)
+            if dataset is None:
+                raise EmbodiedError(f"expert '{record.name}' has no dataset: upload one first",
+                                    ErrorCode.DATASET_INVALID)
+        else:
+            dataset = self.registry.dataset(dataset_id)
+        if not config.use_lora and config.scratch_shape is None:
+            if "d_model" not in record.config:
+                raise EmbodiedError(f"expert '{record.name}' is a LoRA expert with no model shape: give "
+                                    "d_model, n_layers and n_heads (resize) to train a model of its own",
+                                    ErrorCode.TRAINING_FAILED)
+            config = replace(config, scratch_shape=model_shape(
+                record.config["d_model"], record.config["n_layers"], record.config["n_heads"]))
+        job = self.start_training(record.name, self.dataset_path(dataset), config, on_done=on_done,
+                                  on_progress=on_progress, dataset_id=dataset.id)
+        return StartedJob(self.registry.job(job.request.job_id).id, job)
+
+    def resize(self, expert: str, d_model: int, n_layers: int, n_heads: int,
+               config: TrainingConfig | None = None,
+               on_progress: Callable[[TrainingStatus], None] | None = None,
+               on_done: Callable[[TrainingStatus], None] | None = None) -> StartedJob:
+        """A new version of ``expert`` at another size (seed 000's resize): its own model of the
+        new shape, trained from scratch on the expert's latest dataset and quantized like it.
+        The current version keeps serving until the new one is registered."""
+        shape = model_shape(d_model, n_layers, n_heads)
+        config = replace(config or TrainingConfig(), use_lora=False, scratch_shape=shape)
+        return self.train(expert, None, config, on_progress=on_progress, on_done=on_done)
+
+    def job(self, job_id: int) -> tuple[JobRecord, TrainingStatus]:
+        record = self.registry.job(job_id)
+        return record, self.training_status(record.job_key)
+
+    def recover_interrupted(self) -> list[str]:
+        """After a restart of the process that ran them: jobs left unfinished are marked
+        stopped (their checkpoints can resume) and their experts leave 'training'. Call only
+        from the process that owns the state directory's training."""
+        recovered = []
+        for status_file in sorted((self.state_dir / "jobs").glob("*/status.json")):
+            job = TrainingJob.load(status_file.parent)
+            if job.status.status in UNFINISHED and job.request.job_id not in self._jobs:
+                job.status.status = "stopped"
+                job.status.log("interrupted: the experts process ended while it ran")
+                job._save_status()
+                recovered.append(job.request.job_id)
+        experts, _ = self.registry.list(status="training", limit=10_000)
+        for expert in experts:
+            if not any(j.request.expert == expert.name for j in self._jobs.values()):
+                self.registry.set_status(expert.id, "ready" if expert.current_version else "initializing")
+        return recovered
+
     # -- training -----------------------------------------------------------------------
     def start_training(self, expert: str, dataset: Path, config: TrainingConfig,
                        validation: Path | None = None, on_done: Callable[[TrainingStatus], None] | None = None,
-                       evaluate: Callable[[Path], dict[str, Any]] | None = None) -> TrainingJob:
+                       evaluate: Callable[[Path], dict[str, Any]] | None = None,
+                       on_progress: Callable[[TrainingStatus], None] | None = None,
+                       dataset_id: int | None = None) -> TrainingJob:
         """Start a job in a thread; the expert is 'training' until it ends (then 'ready')."""
         from embodied_ai.experts.datasets import load_dataset, rows_to_jsonl
 
@@ -209,8 +441,11 @@ class ExpertService:
         config = replace(config, system_prompt=config.system_prompt or record.config.get("system_prompt", ""))
         job = TrainingJob(TrainingRequest(job_id, record.name, clean, self.base.train_hf_dir, config, validation),
                           self.state_dir / "jobs")
+        self.registry.add_job(job_id, record.id, dataset_id, "lora" if config.use_lora else "scratch")
         job.status.log(f"dataset: {validated.stats.rows} rows kept, {len(validated.errors)} invalid, "
                        f"{validated.stats.duplicates_removed} duplicates")
+        if on_progress is not None:
+            job.on_progress = on_progress
         self._start(job, previous, resume=False, on_done=on_done, evaluate=evaluate)
         return job
 
@@ -228,8 +463,10 @@ class ExpertService:
 
     def stop_training(self, job_id: str, wait_s: float = 600.0) -> TrainingStatus:
         job = self._jobs.get(job_id)
-        if job is None:
-            raise EmbodiedError(f"no running job {job_id}", ErrorCode.TRAINING_FAILED)
+        if job is None or job.status.status not in UNFINISHED:
+            state = job.status.status if job is not None else "not running in this process"
+            raise EmbodiedError(f"job {job_id} is {state}; only a queued or running job stops",
+                                ErrorCode.TRAINING_FAILED)
         job.stop()
         thread = self._threads.get(job_id)
         if thread is not None:
@@ -253,12 +490,21 @@ class ExpertService:
                     metrics = evaluate(job.output_dir) if evaluate else {}
                     metrics.setdefault("validation_loss", status.val_loss[-1] if status.val_loss else None)
                     metrics.setdefault("train_loss", status.current_loss)
+                    note = f"trained by job {job.request.job_id}"
                     if job.request.config.use_lora:
-                        self._add_adapter_version(job.request.expert, job.output_dir, metrics,
-                                                  note=f"trained by job {job.request.job_id}")
+                        self._add_adapter_version(job.request.expert, job.output_dir, metrics, note=note)
+                    else:
+                        self._add_model_version(job.request.expert, job.output_dir, job.request.config, metrics,
+                                                note=note)
+                    self.registry.set_job_version(job.request.job_id,
+                                                  self.registry.get(job.request.expert).current_version)
                     status_after = "ready"
             except EmbodiedError:
                 pass  # the job's status says why
+            except Exception as exc:  # noqa: BLE001 - registering the result failed: the job says why
+                job.status.status, job.status.error = "failed", f"{type(exc).__name__}: {exc}"
+                job.status.log(f"registering the trained version failed: {exc}")
+                job._save_status()
             finally:
                 self.registry.set_status(job.request.expert, status_after)
                 if on_done is not None:

@@ -1,0 +1,136 @@
+"""The service's registry operations that the experts node serves over ROS: creating experts
+with a shape or on the shared base, registering datasets (row errors by number, paths kept
+inside the dataset folders), training jobs by their integer id, resize (a new version of an
+expert as its own small model, built to ONNX and served), and recovery after a restart."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from embodied_ai.errors import EmbodiedError, ErrorCode
+from embodied_ai.experts.base_build import BuiltBase
+from embodied_ai.experts.engine import GenerationRequest, InferenceEngine
+from embodied_ai.experts.service import ExpertService, model_shape
+from embodied_ai.experts.training import TrainingConfig, TrainingJob, TrainingRequest
+from tests.unit.experts_fixtures import base, engine  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.timeout(1500)  # the first test may build the base into the cache
+
+
+@pytest.fixture
+def service(base: BuiltBase, engine: InferenceEngine, tmp_path: Path) -> ExpertService:  # noqa: F811
+    svc = ExpertService(tmp_path / "state", base, engine=engine)
+    svc.install_defaults()
+    yield svc
+    svc.close()
+
+
+def _upload(service: ExpertService, text: str, suffix: str = ".jsonl") -> Path:
+    folder = service.state_dir / "datasets" / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"upload{suffix}"
+    path.write_text(text)
+    return path
+
+
+def _rows(count: int) -> str:
+    return "".join(json.dumps({"prompt": f"what is {i} plus 1", "completion": str(i + 1)}) + "\n" for i in range(count))
+
+
+def test_create_with_a_shape_a_preset_or_on_the_base(service: ExpertService) -> None:
+    lora = service.create_expert("rust", "Rust Programming", "programming")
+    assert lora.status == "initializing" and lora.config["base_model"] == "SmolLM2-135M-Instruct"
+    # SmolLM2-135M: 134.5 M weights, plus a separate 28.3 M output embedding in the decoded base (untied)
+    assert service.total_params(lora) == pytest.approx(162.8e6, rel=0.01)
+    assert 0 < service.estimated_size_gb(lora) < 0.01  # an adapter, not a model
+    small = service.create_expert("small_one", "Small", size="small", quantization="Q4")
+    assert small.config == {"d_model": 256, "n_layers": 4, "n_heads": 4, "d_ff": 1024}
+    assert service.estimated_size_gb(small) == pytest.approx(service.total_params(small) * 0.5 / 1e9, rel=0.01)
+    for bad in ({"shape": {"d_model": 100, "n_layers": 2, "n_heads": 3}}, {"shape": {"d_model": 64}},
+                {"base_model": "llama-70b"}, {"size": "huge"}):
+        with pytest.raises(EmbodiedError) as refused:
+            service.create_expert("bad_one", "x", **bad)
+        assert refused.value.code is ErrorCode.EXPERT_CREATION_FAILED
+    with pytest.raises(EmbodiedError) as taken:
+        service.create_expert("rust", "again")
+    assert taken.value.code is ErrorCode.EXPERT_CREATION_FAILED
+
+
+def test_a_dataset_keeps_its_good_rows_and_names_the_bad_ones(service: ExpertService, tmp_path: Path) -> None:
+    text = _rows(3) + "{not json\n" + _rows(1) + '{"prompt": 5, "completion": "x"}\n'
+    registered = service.register_dataset(_upload(service, text), "general", "Sums")
+    record = registered.record
+    assert (record.rows, record.invalid_rows, record.duplicates_removed) == (3, 2, 1)
+    assert [e.split(":")[0] for e in registered.row_errors] == ["row 4", "row 6"]
+    (service.state_dir / "datasets" / "uploads" / "upload.jsonl").unlink()  # the service keeps its own copy
+    assert service.dataset_path(record).read_text().count("\n") == 3
+    assert service.registry.latest_dataset(service.registry.get("general").id) == record
+
+    with pytest.raises(EmbodiedError) as invalid:
+        service.register_dataset(_upload(service, '{oops\n{"prompt": 1}\n'), "general", "Bad")
+    assert invalid.value.code is ErrorCode.DATASET_INVALID
+    assert "row 1:" in str(invalid.value) and "row 2:" in str(invalid.value)
+    outside = tmp_path / "elsewhere.jsonl"
+    outside.write_text(_rows(2))
+    with pytest.raises(EmbodiedError, match="outside the dataset folders") as escaped:
+        service.register_dataset(outside, "general", "x")
+    assert escaped.value.code is ErrorCode.DATASET_INVALID
+    with pytest.raises(EmbodiedError) as unknown:
+        service.register_dataset(_upload(service, _rows(2)), "no_such_expert", "x")
+    assert unknown.value.code is ErrorCode.EXPERT_NOT_FOUND
+
+
+def test_resize_trains_a_new_version_of_another_size_and_serves_it(service: ExpertService) -> None:
+    expert = service.create_expert("tiny", "Arithmetic", "math")
+    with pytest.raises(EmbodiedError) as no_data:
+        service.resize("tiny", 64, 1, 2)
+    assert no_data.value.code is ErrorCode.DATASET_INVALID
+    with pytest.raises(EmbodiedError) as bad_shape:
+        service.resize("tiny", 64, 1, 3)
+    assert bad_shape.value.code is ErrorCode.EXPERT_CREATION_FAILED
+    service.register_dataset(_upload(service, _rows(6)), "tiny", "Sums")
+    done = threading.Event()
+    progress: list[int] = []
+    started = service.resize("tiny", 64, 1, 2, TrainingConfig(max_steps=3, batch_size=2, log_steps=1, warmup_steps=0,
+                                                               learning_rate=1e-3),
+                             on_progress=lambda s: progress.append(s.current_step), on_done=lambda _s: done.set())
+    assert service.registry.get("tiny").status == "training"
+    assert done.wait(900)
+    record, status = service.job(started.id)
+    assert status.status == "completed", status.error
+    assert progress and progress[-1] == 3 and record.kind == "scratch" and record.version == 1
+    resized = service.registry.get("tiny")
+    assert resized.status == "ready" and resized.current.kind == "model"
+    assert resized.config["d_model"] == 64 and resized.current.config["precision"] == "int8"
+    assert service.total_params(resized) < 5e6 < service.total_params(expert)  # its own small model now
+    served = service.generate(GenerationRequest("what is 2 plus 1", max_tokens=4), "tiny")
+    assert served.route.expert == "tiny" and served.result.completion_tokens > 0
+
+
+def test_jobs_left_running_by_a_dead_process_are_stopped_on_recovery(service: ExpertService) -> None:
+    service.create_expert("crashed", "x")
+    service.registry.set_status("crashed", "training")
+    dataset = _upload(service, _rows(2))
+    config = TrainingConfig(max_steps=2)
+    job = TrainingJob(TrainingRequest("crashed-1", "crashed", dataset, service.base.train_hf_dir, config),
+                      service.state_dir / "jobs")
+    job.status.status = "running"
+    job._save_status()
+    number = service.registry.add_job("crashed-1", service.registry.get("crashed").id, None, "lora").id
+    assert service.recover_interrupted() == ["crashed-1"]
+    assert service.job(number)[1].status == "stopped"
+    assert service.registry.get("crashed").status == "initializing"  # no version yet
+    with pytest.raises(EmbodiedError) as unknown:
+        service.job(number + 100)
+    assert unknown.value.code is ErrorCode.TRAINING_FAILED
+
+
+def test_model_shape_rules() -> None:
+    assert model_shape(64, 1, 2) == {"d_model": 64, "n_layers": 1, "n_heads": 2, "d_ff": 256}
+    for shape in ((64, 1, 3), (48, 1, 2), (64, 0, 2)):
+        with pytest.raises(EmbodiedError):
+            model_shape(*shape)
