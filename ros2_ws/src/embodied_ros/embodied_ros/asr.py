@@ -79,7 +79,7 @@ class AsrNode(Node):
         self._frame_id = ""
         self._muted_until = 0.0
         self._speaking = False
-        self._utterances: queue.Queue[tuple[Utterance, int, str] | None] = queue.Queue()
+        self._utterances: queue.Queue[tuple[Utterance, int, str, float] | None] = queue.Queue()
 
         stream_group = MutuallyExclusiveCallbackGroup()
         self._transcripts = self.create_publisher(Transcript, "transcript", STATE)
@@ -135,13 +135,13 @@ class AsrNode(Node):
             samples = self._resampler.process(audio)
             self._fed_samples += len(samples)
             for utterance in self._segmenter.feed(samples):
-                self._utterances.put((utterance, self._origin_ns, self._frame_id))
+                self._utterances.put((utterance, self._origin_ns, self._frame_id, time.monotonic()))
 
     def _restart_stream(self, origin_ns: int, frame_id: str) -> None:
         """A new stream: finish what the old one was saying, then count time from ``origin_ns``."""
         if self._origin_ns is not None:
             for utterance in self._segmenter.flush():
-                self._utterances.put((utterance, self._origin_ns, self._frame_id))
+                self._utterances.put((utterance, self._origin_ns, self._frame_id, time.monotonic()))
         self._segmenter.reset()
         self._resampler = StreamResampler(VAD_SAMPLE_RATE)
         self._origin_ns, self._fed_samples, self._frame_id = origin_ns, 0, frame_id
@@ -151,7 +151,7 @@ class AsrNode(Node):
         with self._stream_lock:
             if self._segmenter.in_speech and time.monotonic() - self._last_audio > self._end_of_stream_s:
                 for utterance in self._segmenter.flush():
-                    self._utterances.put((utterance, self._origin_ns, self._frame_id))
+                    self._utterances.put((utterance, self._origin_ns, self._frame_id, time.monotonic()))
                 self._origin_ns = None
 
     def _on_speaking(self, msg: Bool) -> None:
@@ -168,7 +168,8 @@ class AsrNode(Node):
             item = self._utterances.get()
             if item is None or not self.context.ok():
                 return
-            utterance, origin_ns, frame_id = item
+            utterance, origin_ns, frame_id, closed_at = item
+            decode_started = time.monotonic()
             try:
                 result = self._recognizer.transcribe(utterance.audio, vad_filter=False)
             except SpeechError as exc:
@@ -179,7 +180,10 @@ class AsrNode(Node):
             segment = Segment(result.text, utterance.start_s, utterance.end_s, result.confidence)
             self._transcripts.publish(transcript_msg(segment, result.normalized_text, result.language, origin_ns,
                                                      self.get_clock().now().to_msg(), frame_id))
-            self.get_logger().info(f"heard '{result.text}' ({result.confidence:.2f})")
+            done = time.monotonic()
+            self.get_logger().info(f"heard '{result.text}' ({result.confidence:.2f}; waited "
+                                   f"{(decode_started - closed_at) * 1e3:.0f} ms, decoded in "
+                                   f"{(done - decode_started) * 1e3:.0f} ms)")
 
     # -- transcribe action --------------------------------------------------------------
     def _execute_transcribe(self, goal_handle: ServerGoalHandle) -> Transcribe.Result:
