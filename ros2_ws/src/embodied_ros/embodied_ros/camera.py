@@ -31,7 +31,6 @@ import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from embodied_interfaces.msg import SimObjects
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
@@ -45,6 +44,7 @@ from embodied_ai.robot.description import CAMERA_FRAMES
 from embodied_ai.robot.kinematics import Kinematics
 from embodied_ros.conversions import diagnostic_status_msg
 from embodied_ros.qos import LATCHED, SENSOR_DATA, STATE
+from embodied_ros.spin import spin_until_shutdown
 from embodied_ros.vision import LatestJointState, camera_info_msg, image_msg
 
 
@@ -196,14 +196,7 @@ class CameraNode(Node):
 def main(args: list[str] | None = None) -> None:
     rclpy.init(args=args)
     node = CameraNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_until_shutdown(node, threads=1, before_destroy=node.shutdown)
     if node.capture_failed:
         sys.exit(1)   # the launcher restarts the node
 

@@ -18,7 +18,6 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from embodied_interfaces.msg import HardwareState
 from geometry_msgs.msg import WrenchStamped
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import Imu, Temperature
 
@@ -26,6 +25,7 @@ from embodied_ai.diagnostics import Status, hardware_statuses, stale_status
 from embodied_ai.robot.description import FORCE_SENSOR_FRAMES
 from embodied_ros.conversions import diagnostic_status_msg, hardware_view
 from embodied_ros.qos import SENSOR_DATA, STATE
+from embodied_ros.spin import spin_until_shutdown
 
 
 class SensorsNode(Node):
@@ -95,14 +95,7 @@ class SensorsNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     rclpy.init(args=args)
-    node = SensorsNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_until_shutdown(SensorsNode(), threads=1)
 
 
 if __name__ == "__main__":

@@ -6,13 +6,14 @@ from collections.abc import Callable
 
 import rclpy
 from rclpy._rclpy_pybind11 import RCLError
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 
 
 def spin_until_shutdown(node: Node, threads: int = 3, before_destroy: Callable[[], None] | None = None) -> None:
-    """Spin on a multi-threaded executor; on exit run ``before_destroy``, destroy the node, shut down."""
-    executor = MultiThreadedExecutor(num_threads=threads)
+    """Spin (one thread: a single-threaded executor, which costs the least CPU); on exit run
+    ``before_destroy``, destroy the node, shut down."""
+    executor = SingleThreadedExecutor() if threads == 1 else MultiThreadedExecutor(num_threads=threads)
     executor.add_node(node)
     try:
         executor.spin()
