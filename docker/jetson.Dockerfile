@@ -89,6 +89,7 @@ RUN grep -vE '^(numpy|crc)==' requirements/runtime.txt > /tmp/runtime-py310.txt 
     && echo "crc==7.1.0" >> /tmp/runtime-py310.txt \
     && grep -vE '^(numpy|crc)==' requirements/constraints.txt > /tmp/constraints-py310.txt \
     && python -m pip install -c /tmp/constraints-py310.txt -r /tmp/runtime-py310.txt \
+    && python -m pip install --no-deps -c /tmp/constraints-py310.txt -r requirements/no-deps.txt \
     && rm /tmp/runtime-py310.txt /tmp/constraints-py310.txt
 
 # The core library (ROS-free; its dependencies are installed above, hence --no-deps).

@@ -57,7 +57,8 @@ WORKDIR /opt/embodied
 # constraints.txt (which only constrains: nothing in it is installed unless runtime.txt
 # needs it, so its ROS wheel names are ignored here).
 COPY requirements/ requirements/
-RUN python -m pip install -c requirements/constraints.txt -r requirements/runtime.txt
+RUN python -m pip install -c requirements/constraints.txt -r requirements/runtime.txt \
+    && python -m pip install --no-deps -c requirements/constraints.txt -r requirements/no-deps.txt
 
 # The core library (ROS-free; its dependencies are installed above, hence --no-deps).
 COPY pyproject.toml ./
