@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,3 +73,68 @@ def exact_match_rate(engine: InferenceEngine, expert: str | None, rows: Sequence
         result = engine.generate(GenerationRequest(row["prompt"], system=system, max_tokens=max_tokens), expert)
         hits += result.text.strip().startswith(row["completion"].strip())
     return hits / len(rows)
+
+
+_FINAL_ANSWER = re.compile(r"The answer is (-?\d+)")
+
+
+def final_answer(text: str) -> str | None:
+    """The number after the last "The answer is" (the math expert's answer format)."""
+    found = _FINAL_ANSWER.findall(text)
+    return found[-1] if found else None
+
+
+def evaluate_final_answers(engine: InferenceEngine, expert: str | None, rows: Sequence[dict[str, str]],
+                           system: str = "", max_tokens: int = 64) -> EvaluationReport:
+    """Math: the generated final answer equals the expected one (greedy; ``valid`` counts
+    answers that state a final number at all)."""
+    report = EvaluationReport(examples=len(rows), exact=0, valid=0)
+    speeds = []
+    for row in rows:
+        result = engine.generate(GenerationRequest(row["prompt"], system=system, max_tokens=max_tokens), expert)
+        speeds.append(result.tokens_per_second)
+        got, expected = final_answer(result.text), final_answer(row["completion"])
+        report.valid += got is not None
+        if got is not None and got == expected:
+            report.exact += 1
+        else:
+            report.failures.append({"prompt": row["prompt"], "expected": row["completion"], "got": result.text})
+    report.tokens_per_second = sum(speeds) / len(speeds) if speeds else 0.0
+    return report
+
+
+def completion_perplexity(hf_dir: Path, rows_path: Path, peft_dir: Path | None = None,
+                          threads: int = 1, max_length: int = 160) -> dict[str, float]:
+    """Perplexity of the held-out completions (the tokens an expert must write, in the chat
+    format it is trained and served with) under the decoded quantized base, with the PEFT
+    adapter when given. Torch forward passes only; ``threads`` as in training."""
+    import math
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from embodied_ai.experts.training import ChatDataset, TrainingConfig
+
+    torch.set_num_threads(threads)
+    tokenizer = AutoTokenizer.from_pretrained(hf_dir)
+    model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32)
+    if peft_dir is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, peft_dir)
+    model.eval()
+    data = ChatDataset(rows_path, tokenizer, TrainingConfig(max_length=max_length))
+    total_nll, total_tokens = 0.0, 0
+    with torch.no_grad():
+        for example in data.examples:
+            ids = torch.tensor([example["input_ids"]])
+            labels = torch.tensor([example["labels"]])
+            logits = model(input_ids=ids).logits[0, :-1].float()
+            target = labels[0, 1:]
+            mask = target != -100
+            nll = torch.nn.functional.cross_entropy(logits[mask], target[mask], reduction="sum")
+            total_nll += float(nll)
+            total_tokens += int(mask.sum())
+    mean = total_nll / max(1, total_tokens)
+    return {"perplexity": round(math.exp(mean), 3), "mean_nll": round(mean, 4), "tokens": total_tokens,
+            "examples": len(data)}
