@@ -99,7 +99,11 @@ def test_resize_trains_a_new_version_of_another_size_and_serves_it(service: Expe
                                                                learning_rate=1e-3),
                              on_progress=lambda s: progress.append(s.current_step), on_done=lambda _s: done.set())
     assert service.registry.get("tiny").status == "training"
-    assert done.wait(900)
+    seen: set[str] = set()
+    while not done.wait(0.05):
+        seen.add(service.job(started.id)[1].status)
+    assert "completed" not in seen  # until the version exists: "registering" while exported
+    assert "registering" in seen and "running" in seen
     record, status = service.job(started.id)
     assert status.status == "completed", status.error
     assert progress and progress[-1] == 3 and record.kind == "scratch" and record.version == 1

@@ -50,7 +50,7 @@ SIZE_PRESETS: dict[str, dict[str, int]] = {
 PRECISION = {"Q8": "int8", "Q4": "int4", "FP16": "fp32"}
 BYTES_PER_PARAMETER = {"Q8": 1.0, "Q4": 0.5, "FP16": 2.0}
 ROW_ERRORS_REPORTED = 20
-UNFINISHED = ("queued", "running", "stopping")
+UNFINISHED = ("queued", "running", "stopping")  # a job that can still be stopped
 
 
 def model_shape(d_model: int, n_layers: int, n_heads: int) -> dict[str, int]:
@@ -474,7 +474,13 @@ class ExpertService:
         return job.status
 
     def training_status(self, job_id: str) -> TrainingStatus:
+        """The job's status; "registering" while a finished run is being turned into a version
+        (an ONNX export takes a while), so "completed" always means the version exists."""
         job = self._jobs.get(job_id) or TrainingJob.load(self.state_dir / "jobs" / job_id)
+        thread = self._threads.get(job_id)
+        if job.status.status == "completed" and thread is not None and thread.is_alive() \
+                and not self.registry.job(job_id).version:
+            return replace(job.status, status="registering")
         return job.status
 
     def _start(self, job: TrainingJob, previous_status: str, resume: bool,
