@@ -127,17 +127,12 @@ SERVED_BY = [
     ("post", "/v1/router/route", {"json": {"prompt": "hello"}}, ("service", "route"), 1001),
     ("post", "/v1/audio/synthesize", {"json": {"text": "hello"}}, ("action", "speak"), 3000),
     ("post", "/v1/multimodal/process", {"data": {"text": "wave"}}, ("action", "command"), 1001),
-]
-REGISTRY = [  # no ROS interface reaches the experts' registry and training yet: always 503
-    ("get", "/v1/experts/list", {}, 1001),
-    ("get", "/v1/experts/5", {}, 1001),
-    ("post", "/v1/experts/create", {"json": {"name": "rust_expert", "domain": "Rust"}}, 1002),
-    ("put", "/v1/experts/5", {"json": {"domain": "Rust Advanced"}}, 1001),
-    ("delete", "/v1/experts/5?hard_delete=true", {}, 1001),
-    ("post", "/v1/experts/5/resize", {"json": {"d_model": 1024, "n_layers": 6, "n_heads": 8}}, 1002),
-    ("post", "/v1/training/start", {"json": {"expert_id": 5, "dataset_id": 1}}, 2000),
-    ("get", "/v1/training/456/status", {}, 2000),
-    ("post", "/v1/training/456/stop", {}, 2000),
+    ("get", "/v1/experts/list", {}, ("service", "list_experts"), 1001),
+    ("get", "/v1/experts/5", {}, ("service", "get_expert"), 1001),
+    ("post", "/v1/experts/create", {"json": {"name": "rust_expert", "domain": "Rust"}}, ("service", "create_expert"),
+     1002),
+    ("get", "/v1/training/456/status", {}, ("service", "training_status"), 2000),
+    ("post", "/v1/training/start", {"json": {"expert_id": 5, "dataset_id": 1}}, ("action", "train_expert"), 2000),
 ]
 
 
@@ -157,12 +152,6 @@ def test_an_endpoint_whose_node_is_absent_answers_503_with_the_seed_code(http, c
     assert f"'{name}' is not available in the running ROS graph" in error["details"]
 
 
-@pytest.mark.parametrize("method, path, kwargs, code", REGISTRY, ids=[r[1] for r in REGISTRY])
-def test_registry_and_training_answer_503_until_the_experts_node_exposes_them(http, method, path, kwargs, code):
-    error = assert_envelope_error(getattr(http, method)(path, **kwargs), 503, code)
-    assert "does not expose" in error["details"]
-
-
 def test_uploads_are_checked_by_content_and_size(http):
     not_an_image = http.post("/v1/vision/detect", files={"image": ("cat.png", b"hello, I am text", "image/png")})
     assert "must be one of image/jpeg, image/png" in assert_envelope_error(not_an_image, 400, 400)["message"]
@@ -176,12 +165,16 @@ def test_request_paths_never_leave_the_state_directory(http):
         assert "datasets folder" in error["message"]
 
 
-def test_a_dataset_the_experts_node_cannot_take_leaves_nothing_behind(http, graph):
+def test_a_dataset_the_experts_node_cannot_take_leaves_nothing_behind(http, graph, client):
     state_dir = graph.bridge_state_dir
+    before = set((state_dir / "datasets" / "uploads").glob("*"))
     response = http.post("/v1/datasets/upload", files={"file": ("d.jsonl", b'{"prompt": "x"}\n', "text/plain")},
-                         data={"expert_id": "5", "name": "Python Training Data"})
-    assert_envelope_error(response, 503, 2000)
-    assert not any((state_dir / "datasets" / "uploads").glob("*"))
+                         data={"expert_id": "general", "name": "Python Training Data"})
+    if has_service(client, "register_dataset"):
+        assert "row 1:" in assert_envelope_error(response, 400, 2001)["details"]  # no completion
+    else:
+        assert_envelope_error(response, 503, 2000)
+    assert set((state_dir / "datasets" / "uploads").glob("*")) == before
     wrong = http.post("/v1/datasets/upload", files={"file": ("d.exe", b"MZ", "application/octet-stream")},
                       data={"expert_id": "5", "name": "x"})
     assert_envelope_error(wrong, 400, 400)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import uuid
 
 import pytest
 
 from embodied_ai import Client
 from embodied_ai.sdk import ApiError
-from tests.graph.bridge_helpers import base_url, has_action, http, robot_at_rest, ros_position_deg  # noqa: F401
+from tests.graph.bridge_helpers import (base_url, has_action, has_service, http, robot_at_rest,  # noqa: F401
+                                        ros_position_deg)
 
 
 @pytest.fixture
@@ -49,10 +51,23 @@ def test_inference_generate_and_stream_or_expert_not_ready(sdk, client):
     assert tokens and stream.result is not None and stream.result.text == "".join(tokens)
 
 
-def test_experts_list_answers_expert_not_ready_until_the_registry_is_exposed(sdk):
-    with pytest.raises(ApiError) as error:
-        sdk.experts.list(category="programming")
-    assert (error.value.status, error.value.code) == (503, 1001)
+def test_experts_registry_and_training_through_the_sdk(sdk, client):
+    client.wait_until(lambda: has_service(client, "list_experts"), 300, "the experts node's registry")
+    page = sdk.experts.list(status="ready")
+    assert "general" in {e.name for e in page.experts} and page.total >= 1
+    assert sdk.experts.get("general").current_version >= 1
+    created = sdk.experts.create(name=f"sdk_{uuid.uuid4().hex[:6]}", domain="Rust Programming", size="small")
+    assert created.id == created.expert_id and created.status == "initializing" and created.estimated_size_gb > 0
+    assert sdk.experts.update(created.id, domain="Rust Advanced").domain == "Rust Advanced"
+    dataset = sdk.datasets.upload(b'{"prompt": "say hi", "completion": "hi"}\n', expert_id=created.id, name="Hi")
+    assert dataset.num_samples == 1
+    with pytest.raises(ApiError) as unknown:
+        sdk.training.status(987654)
+    assert (unknown.value.status, unknown.value.code) == (422, 2000)
+    assert sdk.experts.delete(created.id, hard_delete=True).status == "hard_deleted"
+    with pytest.raises(ApiError) as gone:
+        sdk.experts.get(created.id)
+    assert (gone.value.status, gone.value.code) == (404, 1000)
 
 
 def test_health_and_metrics(sdk):

@@ -6,6 +6,12 @@ Called from the asyncio loop (uvicorn) while a MultiThreadedExecutor spins the n
 thread; rclpy futures are handed to asyncio with ``loop.call_soon_threadsafe``. An endpoint
 whose server is not in the graph raises GraphUnavailable (HTTP 503 with its seed code). The
 interfaces of capabilities that may not be built yet are imported optionally.
+
+The expert registry, datasets and training are the experts node's (services list_experts ...
+training_status, actions train_expert and retrain_router): the bridge converts shapes only.
+Training progress of the goals it sent goes out on the WebSocket ``training`` channel; a job's
+status is always read from the experts node (its status file), so it is right after the job
+ended and after a restart of the bridge; stop cancels the job's goal by its id.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import io
+import json
 import math
 import threading
 import time
@@ -38,7 +45,7 @@ from embodied_ai.bridge.port import (CameraFrame, CommandOutcome, Detection, Det
                                      RouteOutcome, RouterStatistics, SensorSnapshot, SpeakOutcome,
                                      TranscribeOutcome, TriggerOutcome, seed_code)
 from embodied_ai.bridge.schemas.experts import (ExpertCreate, ExpertCreated, ExpertDeleted, ExpertDetail,
-                                                ExpertPage, ExpertQuery, ExpertResize, ExpertUpdate)
+                                                ExpertPage, ExpertQuery, ExpertResize, ExpertSummary, ExpertUpdate)
 from embodied_ai.bridge.schemas.training import (DatasetInfo, TrainingJob, TrainingStart, TrainingStatus,
                                                  TrainingStopped)
 from embodied_ai.errors import EmbodiedError, ErrorCode
@@ -61,6 +68,16 @@ Detect = optional_interface("embodied_interfaces.srv", "Detect")
 Route = optional_interface("embodied_interfaces.srv", "Route")
 Detection2DArray = optional_interface("embodied_interfaces.msg", "Detection2DArray")
 RouterStatisticsMsg = optional_interface("embodied_interfaces.msg", "RouterStatistics")
+TrainExpert = optional_interface("embodied_interfaces.action", "TrainExpert")
+RetrainRouter = optional_interface("embodied_interfaces.action", "RetrainRouter")
+ListExperts = optional_interface("embodied_interfaces.srv", "ListExperts")
+GetExpert = optional_interface("embodied_interfaces.srv", "GetExpert")
+CreateExpert = optional_interface("embodied_interfaces.srv", "CreateExpert")
+UpdateExpert = optional_interface("embodied_interfaces.srv", "UpdateExpert")
+DeleteExpert = optional_interface("embodied_interfaces.srv", "DeleteExpert")
+RegisterDataset = optional_interface("embodied_interfaces.srv", "RegisterDataset")
+GetTrainingStatus = optional_interface("embodied_interfaces.srv", "GetTrainingStatus")
+CancelGoal = optional_interface("action_msgs.srv", "CancelGoal")
 
 # Latest-only state: keep one message; joint_states at 200 Hz need no history here.
 LATEST = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -83,6 +100,11 @@ class Timeouts:
     generate_s = 300.0
     token_gap_s = 60.0  # longest silence between two streamed tokens
     route_s = 10.0
+    registry_s = 30.0  # a registry service call (a delete may wait for an unload)
+    dataset_s = 120.0  # validating and copying an upload of up to max_upload_mb
+    job_start_s = 60.0  # a training goal's first feedback (the dataset is validated again)
+    stop_s = 600.0  # a stopped job ends at its next step, after saving a checkpoint
+    retrain_s = 600.0  # embedding every labelled prompt, then training the gate
 
 
 class Latest:
@@ -129,6 +151,44 @@ def image_msg(encoded: bytes) -> Image:
     return msg
 
 
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def _numbers(text: str) -> dict[str, float | None]:
+    """A JSON object's numeric entries (the registry's metrics and performance may hold notes)."""
+    values = json.loads(text or "{}")
+    return {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and math.isfinite(v)}
+
+
+def expert_summary(msg: Any) -> ExpertSummary:
+    metrics, performance = _numbers(msg.metrics_json), _numbers(msg.performance_json)
+    return ExpertSummary(
+        id=msg.id, name=msg.name, domain=msg.domain, category=msg.category, status=msg.status,
+        total_params=msg.total_params if msg.total_params >= 0 else None, quantization=msg.quantization or None,
+        accuracy=metrics.get("accuracy", metrics.get("exact")),
+        inference_speed=performance.get("inference_speed_tokens_per_sec"), total_calls=msg.total_calls,
+        created_at=msg.created_at or None)
+
+
+def expert_detail(msg: Any) -> ExpertDetail:
+    return ExpertDetail(
+        id=msg.id, name=msg.name, domain=msg.domain, category=msg.category, status=msg.status,
+        config=json.loads(msg.config_json or "{}"), metrics=_numbers(msg.metrics_json),
+        performance=_numbers(msg.performance_json),
+        usage_stats={"total_calls": msg.total_calls, "last_used": msg.last_used or None},
+        quantization=msg.quantization or None, total_params=msg.total_params if msg.total_params >= 0 else None,
+        kind=msg.kind or None, current_version=msg.current_version, created_at=msg.created_at or None)
+
+
+def training_progress(feedback: Any) -> dict[str, object]:
+    return {"job_id": int(feedback.job_id), "status": feedback.status, "step": int(feedback.current_step),
+            "total_steps": int(feedback.total_steps), "epoch": round(float(feedback.current_epoch), 3),
+            "total_epochs": float(feedback.total_epochs), "loss": _finite(feedback.loss),
+            "eta_seconds": _finite(feedback.eta_seconds), "log": feedback.log}
+
+
 def detections_of(array: Any) -> list[Detection]:
     found = []
     for d in array.detections:
@@ -166,6 +226,19 @@ class RosGraph:
         self._reset = service(Trigger, "reset_emergency_stop")
         self._detect = service(Detect, "detect")
         self._route = service(Route, "route")
+        self._train = action(TrainExpert, "train_expert")
+        self._retrain = action(RetrainRouter, "retrain_router")
+        self._list_experts = service(ListExperts, "list_experts")
+        self._get_expert = service(GetExpert, "get_expert")
+        self._create_expert = service(CreateExpert, "create_expert")
+        self._update_expert = service(UpdateExpert, "update_expert")
+        self._delete_expert = service(DeleteExpert, "delete_expert")
+        self._register_dataset = service(RegisterDataset, "register_dataset")
+        self._training_status = service(GetTrainingStatus, "training_status")
+        # The train_expert action's standard cancel service: stops a job by its goal id, also
+        # one this bridge did not send (another client's, or from before a restart).
+        self._cancel_training = service(CancelGoal, "train_expert/_action/cancel_goal")
+        self._training_results: set[asyncio.Future] = set()  # keeps result waits alive
 
         self._joint_states, self._hardware, self._diagnostics = Latest(), Latest(), Latest()
         self._router_stats, self._detections = Latest(), Latest()
@@ -447,45 +520,177 @@ class RosGraph:
                                 [int(s) for s in msg.selections], [float(c) for c in msg.average_confidence],
                                 [float(a) for a in msg.feedback_accuracy], list(msg.issues), self._router_stats.age())
 
-    # The experts node keeps its registry, datasets and training jobs to itself for now: no
-    # ROS interface reaches them yet, so these answer 503 with the seed's code, never made up.
-    @staticmethod
-    def _registry_unavailable(what: str, code: ErrorCode = ErrorCode.EXPERT_NOT_READY) -> GraphUnavailable:
-        return GraphUnavailable(f"experts/{what}", code,
-                                f"the experts node does not expose its {what} over ROS yet (issue 5)")
-
-    async def retrain_router(self, training_data: Path, num_epochs: int) -> str:
-        raise self._registry_unavailable("router retraining", ErrorCode.TRAINING_FAILED)
+    # -- the expert registry, datasets and training (the experts node's) ----------------------
+    async def _registry_call(self, client: Any, request: Any, endpoint: str, code: ErrorCode,
+                             timeout: float = Timeouts.registry_s) -> Any:
+        response = await self._call(client, request, timeout, endpoint, code, "the experts node is not running")
+        self._check(response, code)
+        return response
 
     async def list_experts(self, query: ExpertQuery) -> ExpertPage:
-        raise self._registry_unavailable("registry")
+        request = ListExperts.Request(category=query.category or "", status=query.status or "",
+                                      sort_by=query.sort_by, limit=query.limit, offset=query.offset) \
+            if ListExperts else None
+        response = await self._registry_call(self._list_experts, request, "list_experts", ErrorCode.EXPERT_NOT_READY)
+        return ExpertPage(experts=[expert_summary(e) for e in response.experts], total=int(response.total),
+                          limit=query.limit, offset=query.offset)
 
     async def get_expert(self, expert_id: str) -> ExpertDetail:
-        raise self._registry_unavailable("registry")
+        request = GetExpert.Request(expert=expert_id) if GetExpert else None
+        response = await self._registry_call(self._get_expert, request, "get_expert", ErrorCode.EXPERT_NOT_READY)
+        return expert_detail(response.expert)
 
     async def create_expert(self, spec: ExpertCreate) -> ExpertCreated:
-        raise self._registry_unavailable("registry", ErrorCode.EXPERT_CREATION_FAILED)
+        request = CreateExpert.Request(
+            name=spec.name, domain=spec.domain, category=spec.category, size=spec.size or "",
+            d_model=spec.d_model or 0, n_layers=spec.n_layers or 0, n_heads=spec.n_heads or 0,
+            quantization=spec.quantization, base_model=spec.base_model or "") if CreateExpert else None
+        response = await self._registry_call(self._create_expert, request, "create_expert",
+                                             ErrorCode.EXPERT_CREATION_FAILED)
+        expert = response.expert
+        return ExpertCreated(
+            expert_id=expert.id, status=expert.status, estimated_size_gb=_finite(response.estimated_size_gb),
+            message=f"expert '{expert.name}' created; upload a dataset (POST /v1/datasets/upload) and start "
+                    "training (POST /v1/training/start) to give it a first version")
 
     async def update_expert(self, expert_id: str, changes: ExpertUpdate) -> ExpertDetail:
-        raise self._registry_unavailable("registry")
+        request = UpdateExpert.Request(expert=expert_id, domain=changes.domain or "", category=changes.category or "",
+                                       status=changes.status or "") if UpdateExpert else None
+        response = await self._registry_call(self._update_expert, request, "update_expert",
+                                             ErrorCode.EXPERT_NOT_READY)
+        return expert_detail(response.expert)
 
     async def delete_expert(self, expert_id: str, hard_delete: bool) -> ExpertDeleted:
-        raise self._registry_unavailable("registry")
-
-    async def resize_expert(self, expert_id: str, size: ExpertResize) -> ExpertCreated:
-        raise self._registry_unavailable("registry", ErrorCode.EXPERT_CREATION_FAILED)
+        request = DeleteExpert.Request(expert=expert_id, hard_delete=hard_delete) if DeleteExpert else None
+        response = await self._registry_call(self._delete_expert, request, "delete_expert",
+                                             ErrorCode.EXPERT_NOT_READY)
+        return ExpertDeleted(expert_id=int(response.expert_id), hard_delete=hard_delete, status=response.status)
 
     async def register_dataset(self, path: Path, expert_id: str, name: str) -> DatasetInfo:
-        raise self._registry_unavailable("datasets", ErrorCode.TRAINING_FAILED)
+        request = RegisterDataset.Request(path=str(path), expert=expert_id, name=name) if RegisterDataset else None
+        response = await self._registry_call(self._register_dataset, request, "register_dataset",
+                                             ErrorCode.TRAINING_FAILED, Timeouts.dataset_s)
+        return DatasetInfo(dataset_id=int(response.dataset_id), num_samples=int(response.num_samples),
+                           size_mb=round(float(response.size_mb), 6), status=response.status,
+                           invalid_rows=int(response.invalid_rows),
+                           duplicates_removed=int(response.duplicates_removed), row_errors=list(response.row_errors))
+
+    async def _start_job(self, goal: Any) -> tuple[Any, Any]:
+        """Send a train_expert goal; returns (its first feedback, the goal handle) once the job
+        runs. Later feedback and the result go out as ``training`` events."""
+        loop = asyncio.get_running_loop()
+        first: asyncio.Future = loop.create_future()
+        last_epoch = [0]
+
+        def on_feedback(message: Any) -> None:
+            feedback = message.feedback
+            loop.call_soon_threadsafe(lambda: first.done() or first.set_result(feedback))
+            progress = training_progress(feedback)
+            self._emit("training", "progress", progress)
+            epoch = int(feedback.current_epoch + 1e-6)
+            if epoch > last_epoch[0]:  # the seed's event: an epoch ended
+                last_epoch[0] = epoch
+                self._emit("training", "epoch_completed", {"job_id": progress["job_id"], "epoch": epoch,
+                                                           "loss": progress["loss"]})
+
+        handle = await self._send_goal(self._train, goal, "train_expert", ErrorCode.TRAINING_FAILED,
+                                       "the experts node is not running", on_feedback)
+        result = to_asyncio(handle.get_result_async(), loop)
+        done, _ = await asyncio.wait({first, result}, timeout=Timeouts.job_start_s,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if not done:
+            raise GraphTimeout(f"train_expert sent no progress within {Timeouts.job_start_s:.0f} s")
+        if first not in done:  # refused before it started (unknown expert, bad dataset, busy)
+            ended = result.result().result
+            self._check(ended, ErrorCode.TRAINING_FAILED)
+            self._on_training_result(result)
+            # Finished before its first feedback reached us: the result says as much.
+            return TrainExpert.Feedback(job_id=ended.job_id, status=ended.status, eta_seconds=0.0), handle
+        self._training_results.add(result)
+        result.add_done_callback(self._on_training_result)
+        return first.result(), handle
+
+    def _on_training_result(self, future: asyncio.Future) -> None:
+        self._training_results.discard(future)
+        if future.cancelled() or future.exception() is not None:
+            return
+        result = future.result().result
+        self._emit("training", result.status or "failed", {
+            "job_id": int(result.job_id), "status": result.status, "version": int(result.version) or None,
+            "checkpoint_saved": bool(result.checkpoint_saved), "code": int(result.error_code),
+            "message": result.message})
 
     async def start_training(self, spec: TrainingStart) -> TrainingJob:
-        raise self._registry_unavailable("training jobs", ErrorCode.TRAINING_FAILED)
+        goal = TrainExpert.Goal(
+            expert=str(spec.expert_id), dataset_id=spec.dataset_id, learning_rate=spec.learning_rate,
+            batch_size=spec.batch_size, num_epochs=float(spec.num_epochs), warmup_steps=spec.warmup_steps,
+            gradient_accumulation=spec.gradient_accumulation, use_lora=spec.use_lora,
+            lora_rank=spec.lora_rank) if TrainExpert else None
+        feedback, _ = await self._start_job(goal)
+        eta = _finite(feedback.eta_seconds)
+        return TrainingJob(job_id=int(feedback.job_id), status=feedback.status,
+                           estimated_time_hours=round(eta / 3600, 4) if eta is not None else None)
+
+    async def resize_expert(self, expert_id: str, size: ExpertResize) -> ExpertCreated:
+        expert = await self.get_expert(expert_id)  # 404 before any job is made
+        goal = TrainExpert.Goal(expert=str(expert.id), use_lora=False, d_model=size.d_model, n_layers=size.n_layers,
+                                n_heads=size.n_heads) if TrainExpert else None
+        feedback, _ = await self._start_job(goal)
+        return ExpertCreated(
+            expert_id=expert.id, status="training", job_id=int(feedback.job_id),
+            message=f"training job {feedback.job_id} trains a new version of '{expert.name}' from scratch at "
+                    f"d_model {size.d_model}, n_layers {size.n_layers}, n_heads {size.n_heads} on its latest "
+                    f"dataset; follow it at /v1/training/{feedback.job_id}/status")
+
+    async def _job(self, job_id: int) -> Any:
+        request = GetTrainingStatus.Request(job_id=job_id) if GetTrainingStatus else None
+        return await self._registry_call(self._training_status, request, "training_status", ErrorCode.TRAINING_FAILED)
 
     async def training_status(self, job_id: int) -> TrainingStatus:
-        raise self._registry_unavailable("training jobs", ErrorCode.TRAINING_FAILED)
+        s = await self._job(job_id)
+        return TrainingStatus(
+            job_id=job_id, status=s.status, current_epoch=math.ceil(s.current_epoch - 1e-6) if s.current_step else 0,
+            total_epochs=math.ceil(s.total_epochs - 1e-6), current_loss=_finite(s.current_loss),
+            best_loss=_finite(s.best_loss), train_loss=[float(v) for v in s.train_loss],
+            val_loss=[float(v) for v in s.val_loss],
+            eta_hours=round(s.eta_seconds / 3600, 4) if math.isfinite(s.eta_seconds) else None,
+            recent_logs=list(s.recent_logs), expert=s.expert, current_step=int(s.current_step),
+            total_steps=int(s.total_steps), checkpoint_saved=bool(s.checkpoint_saved), version=int(s.version) or None,
+            error=s.error or None)
 
     async def stop_training(self, job_id: int) -> TrainingStopped:
-        raise self._registry_unavailable("training jobs", ErrorCode.TRAINING_FAILED)
+        job = await self._job(job_id)
+        if not job.active or job.status not in ("queued", "running", "stopping"):
+            raise EmbodiedError(f"training job {job_id} is {job.status}; only a running job stops",
+                                ErrorCode.TRAINING_FAILED)
+        request = CancelGoal.Request()
+        request.goal_info.goal_id.uuid = list(job.goal_id)
+        response = await self._call(self._cancel_training, request, Timeouts.trigger_s,
+                                    "train_expert/_action/cancel_goal", ErrorCode.TRAINING_FAILED,
+                                    "the experts node is not running")
+        if not response.goals_canceling:
+            raise EmbodiedError(f"training job {job_id} could not be stopped (cancel answered "
+                                f"{response.return_code})", ErrorCode.TRAINING_FAILED)
+        deadline = time.monotonic() + Timeouts.stop_s
+        while job.status in ("queued", "running", "stopping", "registering"):
+            if time.monotonic() > deadline:
+                raise GraphTimeout(f"training job {job_id} did not stop within {Timeouts.stop_s:.0f} s")
+            await asyncio.sleep(0.5)
+            job = await self._job(job_id)
+        return TrainingStopped(status=job.status, checkpoint_saved=bool(job.checkpoint_saved))
+
+    async def retrain_router(self, training_data: Path, num_epochs: int) -> str:
+        goal = RetrainRouter.Goal(training_data_path=str(training_data), num_epochs=num_epochs) \
+            if RetrainRouter else None
+        self._emit("training", "router_retraining", {"training_data_path": training_data.name})
+        result = await self._run_action(self._retrain, goal, Timeouts.retrain_s, "retrain_router",
+                                        ErrorCode.TRAINING_FAILED, "the experts node's router is not running")
+        self._check(result, ErrorCode.TRAINING_FAILED)
+        self._emit("training", "router_retrained", {"gate_version": int(result.gate_version),
+                                                    "experts": list(result.experts),
+                                                    "validation_accuracy": _finite(result.validation_accuracy)})
+        skipped = f"; rows left out: {'; '.join(result.row_errors)}" if result.row_errors else ""
+        return f"{result.message}{skipped}"
 
     # -- introspection --------------------------------------------------------------------------
     def components(self) -> dict[str, str]:

@@ -9,6 +9,9 @@ Endpoints (relative names):
   actions    generate (Generate: token feedback, cancel), handle_command (HandleCommand:
              words → validated robot action → move_joints / grasp / emergency_stop, and a reply)
   services   route (Route), set_expert_loaded (SetExpertLoaded)
+  registry   services list_experts, get_expert, create_expert, update_expert, delete_expert,
+             register_dataset, training_status; actions train_expert (resize too),
+             retrain_router (embodied_ros.expert_registry)
   publishes  router_statistics (RouterStatistics, every ``statistics_period_s``)
   clients    move_joints (MoveJoints), grasp (Grasp), emergency_stop (std_srvs/Trigger)
   subscribes joint_states (sensor_msgs/JointState), detections (Detection2DArray: "describe the scene")
@@ -43,6 +46,7 @@ from embodied_ai.perception.scene import describe_scene
 from embodied_ai.robot import load_robot_description
 from embodied_ai.speech.commander import Command
 from embodied_ai.speech.normalize import normalize_command_text
+from embodied_ros.expert_registry import ExpertRegistryEndpoints
 from embodied_ros.qos import STATE
 from embodied_ros.spin import spin_until_shutdown
 from embodied_ros.vision import LatestJointState, seen_objects
@@ -129,9 +133,12 @@ class ExpertsNode(Node):
         self.declare_parameter("action_timeout_s", 30.0)
         self.declare_parameter("scene_max_age_s", 2.0)          # older detections: "no perception"
         self.declare_parameter("use_router", True)
+        # Folders whose files register_dataset / retrain_router may read; [""] = <state_dir>/datasets
+        # (where the REST bridge keeps uploads when both use the same state directory).
+        self.declare_parameter("dataset_dirs", [""])
         p = {n: self.get_parameter(n).value for n in (
             "state_dir", "memory_budget_mb", "base_precision", "robot_description_file", "statistics_period_s",
-            "action_timeout_s", "scene_max_age_s", "use_router")}
+            "action_timeout_s", "scene_max_age_s", "use_router", "dataset_dirs")}
         state = Path(p["state_dir"]).expanduser() if p["state_dir"] else default_state_dir()
         base = build_base(BaseRecipe(precision=p["base_precision"]),
                           progress=lambda line: self.get_logger().info(f"base model: {line}"))
@@ -141,6 +148,11 @@ class ExpertsNode(Node):
 
             router = Router.load(state / "router")
         self.service = ExpertService(state, base, float(p["memory_budget_mb"]), router)
+        if any(p["dataset_dirs"]):
+            self.service.dataset_roots = [Path(d).expanduser() for d in p["dataset_dirs"] if d]
+        # This process owns the state's training: jobs a previous run left unfinished are stopped.
+        for job in self.service.recover_interrupted():
+            self.get_logger().warn(f"training job {job} was interrupted by a restart: marked stopped (resumable)")
         installed = self.service.install_defaults()
         if installed:
             self.get_logger().info(f"installed default experts: {', '.join(installed)}")
@@ -157,6 +169,7 @@ class ExpertsNode(Node):
                                      callback_group=actions, goal_callback=lambda _: GoalResponse.ACCEPT)
         self.create_service(Route, "route", self._on_route, callback_group=services)
         self.create_service(SetExpertLoaded, "set_expert_loaded", self._on_set_loaded, callback_group=services)
+        self.registry_endpoints = ExpertRegistryEndpoints(self, self.service)
         self._statistics = self.create_publisher(RouterStatistics, "router_statistics", STATE)
         self.create_timer(float(p["statistics_period_s"]), self._publish_statistics, callback_group=services)
         experts, _ = self.service.registry.list(limit=1000)
@@ -253,7 +266,8 @@ class ExpertsNode(Node):
 def main(args: list[str] | None = None) -> None:
     rclpy.init(args=args)
     node = ExpertsNode()
-    spin_until_shutdown(node, threads=4, before_destroy=node.service.close)
+    # A training goal holds a thread for the whole job: room for two beside generate and commands.
+    spin_until_shutdown(node, threads=6, before_destroy=node.service.close)
 
 
 if __name__ == "__main__":

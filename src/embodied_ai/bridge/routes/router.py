@@ -52,5 +52,6 @@ async def retrain(body: RouterRetrain, graph: Graph, settings: Settings) -> Enve
     path = path_inside(datasets, body.training_data_path)
     if not path.is_file():
         raise ApiError(400, "no such file in the datasets folder", body.training_data_path)
+    # Answers when the new gate is in service (or training failed, with the seed's code).
     message = await graph.retrain_router(path, body.num_epochs)
-    return ok(Message(status="started", message=message))
+    return ok(Message(status="completed", message=message))

@@ -16,7 +16,6 @@ from embodied_ai.bridge.schemas.training import (DatasetInfo, TrainingJob, Train
                                                  TrainingStopped)
 from embodied_ai.bridge.security import authorize
 from embodied_ai.bridge.settings import BridgeSettings
-from embodied_ai.errors import EmbodiedError
 
 router = APIRouter(prefix=deps.API_PREFIX, tags=["training"], dependencies=[Depends(authorize)],
                    responses=error_responses(400, 401, 404, 413, 422, 429, 503, 504))
@@ -51,9 +50,10 @@ async def upload_dataset(
     path.write_bytes(data)
     try:
         return ok(await graph.register_dataset(path, expert_id, name))
-    except EmbodiedError:
-        path.unlink(missing_ok=True)  # the experts node did not take it: keep nothing behind
-        raise
+    finally:
+        # Taken or refused, the experts node has answered: it keeps its own validated copy of
+        # what it took, so the upload is not kept twice (and nothing is kept when refused).
+        path.unlink(missing_ok=True)
 
 
 @router.post("/training/start", status_code=201, summary="Start training an expert")

@@ -7,9 +7,12 @@ Server messages: ``{"channel", "event", "data"}``; replies are ``{"event": "subs
 "unsubscribed" | "pong" | "authenticated" | "error", ...}``.
 
 Channels: ``hardware`` (state snapshots at hardware_event_hz, safety events, e-stop changes),
-``inference`` (generations through the bridge, router statistics), ``training`` (progress
-events from the experts node, when it publishes them), ``cameras`` (JPEG frames with
-detections, for the dashboard).
+``inference`` (generations through the bridge, router statistics), ``training`` (the
+train_expert feedback of jobs started through the bridge: ``progress`` {job_id, status, step,
+total_steps, epoch, total_epochs, loss, eta_seconds, log}, the seed's ``epoch_completed``
+{job_id, epoch, loss}, then ``completed`` / ``stopped`` / ``failed`` {job_id, version,
+checkpoint_saved, code, message}; ``router_retraining`` / ``router_retrained``), ``cameras``
+(JPEG frames with detections, for the dashboard).
 """
 
 from __future__ import annotations

@@ -54,6 +54,12 @@ class ExpertDetail(BaseModel):
     metrics: dict[str, float | None]
     performance: dict[str, float | None]
     usage_stats: dict[str, object]
+    quantization: str | None = None
+    total_params: int | None = None
+    kind: str | None = Field(None, description="adapter (LoRA on the shared base) | model (its own) | base; "
+                                               "null until a first version is trained")
+    current_version: int = 0
+    created_at: datetime | None = None
 
 
 class ExpertCreate(Strict):
@@ -74,6 +80,7 @@ class ExpertCreated(BaseModel):
     status: str
     estimated_size_gb: float | None = None
     message: str
+    job_id: int | None = Field(None, description="resize: the training job that makes the new version")
 
     @property
     def id(self) -> int:
@@ -88,6 +95,9 @@ class ExpertUpdate(Strict):
 
 
 class ExpertResize(Strict):
+    """A new version of the expert as its own model of this shape, trained from scratch on the
+    expert's latest dataset (a training job; the created answer names it)."""
+
     d_model: int = Field(ge=64, le=8192)
     n_layers: int = Field(ge=1, le=64)
     n_heads: int = Field(ge=1, le=128)

@@ -9,14 +9,17 @@ from embodied_ai.bridge.schemas.common import Strict
 
 class DatasetInfo(BaseModel):
     dataset_id: int
-    num_samples: int
+    num_samples: int = Field(description="rows kept: valid and not duplicates")
     size_mb: float
     status: str
+    invalid_rows: int = 0
+    duplicates_removed: int = 0
+    row_errors: list[str] = Field([], description='"row N: why" for the rows left out (the first 20)')
 
 
 class TrainingStart(Strict):
     expert_id: int = Field(ge=0)
-    dataset_id: int = Field(ge=0)
+    dataset_id: int = Field(ge=0, description="from /datasets/upload; 0 = the expert's latest dataset")
     learning_rate: float = Field(1e-4, gt=0, le=1.0, allow_inf_nan=False)
     batch_size: int = Field(4, ge=1, le=1024)
     num_epochs: int = Field(1, ge=1, le=1000)
@@ -34,8 +37,8 @@ class TrainingJob(BaseModel):
 
 class TrainingStatus(BaseModel):
     job_id: int
-    status: str
-    current_epoch: int
+    status: str = Field(description="queued | running | stopping | registering (making the new version) | stopped | completed | failed")
+    current_epoch: int = Field(description="the epoch under way (1-based; 0 before the first step)")
     total_epochs: int
     current_loss: float | None = None
     best_loss: float | None = None
@@ -43,6 +46,12 @@ class TrainingStatus(BaseModel):
     val_loss: list[float] = []
     eta_hours: float | None = None
     recent_logs: list[str] = []
+    expert: str | None = None
+    current_step: int = 0
+    total_steps: int = 0
+    checkpoint_saved: bool = False
+    version: int | None = Field(None, description="the expert version the job made, once completed")
+    error: str | None = None
 
 
 class TrainingStopped(BaseModel):
