@@ -14,17 +14,19 @@ import json
 import time
 import uuid
 
+import httpx
 import pytest
 from embodied_interfaces.action import TrainExpert
 from embodied_interfaces.srv import GetExpert, GetTrainingStatus, ListExperts, RegisterDataset
 
 from tests.conftest import REPO
-from tests.graph.bridge_helpers import assert_envelope_error, base_url, http  # noqa: F401
+from tests.graph.bridge_helpers import BridgeProcess, assert_envelope_error, base_url, http  # noqa: F401
 from tests.graph.test_bridge_streams import ws_messages
 
 EXPERTS_START_S = 300.0  # the experts node loads the base and the router first
 JOB_S = 900.0  # a training job on the shared, loaded machine (generous; typically well under a minute)
 TINY_SHAPE = {"d_model": 64, "n_layers": 1, "n_heads": 2}
+FINISHED_JOBS: dict[int, dict] = {}  # job id -> its final status, for the restarted-bridge test
 
 
 def rows(count: int, offset: int = 0) -> bytes:
@@ -168,6 +170,26 @@ def test_lora_training_reports_progress_on_the_websocket_and_registers_a_version
                                                        "max_tokens": 4})
     assert answer.status_code == 200 and answer.json()["data"]["expert_used"] == detail["name"], answer.text
     assert_envelope_error(http.post(f"/v1/training/{job_id}/stop"), 422, 2000)  # it has ended
+    FINISHED_JOBS[job_id] = status
+
+
+def test_a_new_bridge_process_reads_the_same_job_status(graph, registry):
+    """Job status lives with the experts node (its status files), not in a bridge: a bridge
+    started after the job ended (as after a restart) answers the same."""
+    if not FINISHED_JOBS:
+        pytest.skip("no finished job from the training test")
+    bridge = BridgeProcess("rest_bridge_restarted", state_dir=str(graph.bridge_state_dir))
+    try:
+        with httpx.Client(base_url=bridge.url(), timeout=60) as fresh:
+            for job_id, status in FINISHED_JOBS.items():
+                deadline = time.monotonic() + 30  # the new bridge discovers the experts node first
+                while (response := fresh.get(f"/v1/training/{job_id}/status")).status_code == 503:
+                    assert time.monotonic() < deadline, response.text
+                    time.sleep(0.5)
+                assert response.status_code == 200, response.text
+                assert response.json()["data"] == status
+    finally:
+        assert bridge.stop() == 0
 
 
 def test_training_refusals_carry_seed_codes(http, registry):  # noqa: F811
