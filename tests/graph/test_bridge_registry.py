@@ -261,6 +261,11 @@ def test_router_retrain_swaps_the_gate_or_refuses_bad_data(http, graph, registry
     assert f"row {sum(map(len, per_expert.values())) + 1}:" in data["message"]  # the bad row, by number
     routed = http.post("/v1/router/route", json={"prompt": "close your left hand"}).json()["data"]
     assert routed["expert"] == "robot_control"
+    # The graph is shared by the whole session: give it back a gate trained on the full set,
+    # so later tests route as the shipped router does.
+    (datasets / "router_full.jsonl").write_text((REPO / "models" / "router" / "data" / "train.jsonl").read_text())
+    restored = http.post("/v1/router/retrain", json={"training_data_path": "router_full.jsonl"})
+    assert restored.status_code == 200, restored.text
 
 
 def test_the_ros_interfaces_answer_a_plain_rclpy_client(client, http, graph, registry):  # noqa: F811
