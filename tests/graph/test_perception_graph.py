@@ -11,6 +11,7 @@ from embodied_interfaces.msg import Detection2DArray
 from embodied_interfaces.srv import Detect
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
+from tests.graph.bridge_helpers import base_url, http  # noqa: F401  (fixtures)
 from tests.graph.conftest import LaunchedGraph
 from tests.graph.ros_client import SENSOR_QOS
 
@@ -80,6 +81,22 @@ def test_grasp_by_object_id_picks_the_object_perception_named(client):
     assert not unknown.grasped and "object 999" in unknown.message
     # Leave the arm as the other graph tests expect it: hanging at zero (the can stays in hand).
     home = MoveJoints.Goal(joint_names=["shoulder_pitch_r", "shoulder_roll_r", "elbow_pitch_r"], positions=[0.0] * 3)
+    assert client.run(MoveJoints, "/move_joints", home, timeout=30).result.success
+
+
+def test_the_seed_grasp_by_object_id_uses_the_arm_that_reaches_it(client, http):  # noqa: F811
+    """Seed 000's POST /hardware/grasp names no hand: the ball, on the robot's left, is taken with the left."""
+    def sees_a_ball(messages: list[Detection2DArray]) -> bool:   # the can may be in the right hand by now
+        return bool(messages) and "ball" in ids_by_label(messages[-1])
+
+    messages = client.collect(Detection2DArray, "/detections", PERCEPTION_STARTUP_S, until=sees_a_ball)
+    assert messages and sees_a_ball([m for _, m in messages]), "perception sees the ball"
+    ball_id = int(ids_by_label(messages[-1][1])["ball"])
+    response = http.post("/v1/hardware/grasp", json={"object_id": ball_id, "force": 5.0}, timeout=60)
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["grasped"] is True
+    assert http.get("/v1/hardware/sensors").json()["data"]["forces"]["gripper_l"] == pytest.approx(5.0, abs=1.0)
+    home = MoveJoints.Goal(joint_names=["shoulder_pitch_l", "shoulder_roll_l", "elbow_pitch_l"], positions=[0.0] * 3)
     assert client.run(MoveJoints, "/move_joints", home, timeout=30).result.success
 
 

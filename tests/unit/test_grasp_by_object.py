@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from embodied_ai.control import CommandState, ServoController
-from embodied_ai.control.reach import ArmReach, KnownObjects, ReachError, grasp_steps, run_steps
+from embodied_ai.control.reach import ArmReach, KnownObjects, ReachError, grasp_steps, plan_grasp, run_steps
 from embodied_ai.errors import EmbodiedError, SafetyViolation
 from embodied_ai.hardware.factory import load_hardware_config, sim_object_from_config, sim_table_from_config
 from embodied_ai.hardware.sim import SimulatedRobot
@@ -86,6 +86,17 @@ def test_the_object_id_from_perception_gets_that_object_grasped(rig, scene_sim, 
     assert rig.status.forces[f"gripper_{side}"] == pytest.approx(6.0, abs=0.7)
     # Lifted: the object left the table with the hand.
     assert scene_sim.grasp_point(side)[2] > scene_sim.table.top_z_m + 0.08
+
+
+def test_with_no_side_given_the_arm_that_reaches_the_object_is_chosen(rig, scene_sim, tabletop):
+    known = perceive(tabletop, scene_sim)
+    reach, current = ArmReach(rig.controller.description), rig.controller.setpoints
+    for label, side in (("can", "r"), ("ball", "l")):
+        assert plan_grasp(reach, None, known.resolve(object_id_of(known, label)).position, current, 6.0)[0] == side
+    cube = known.resolve(object_id_of(known, "cube"))
+    with pytest.raises(ReachError, match="out of reach of the (l|r) arm.*; .*out of reach of the (l|r) arm"):
+        plan_grasp(reach, None, cube.position, current, 6.0)
+    assert plan_grasp(reach, "r", known.resolve(object_id_of(known, "can")).position, current, 6.0)[0] == "r"
 
 
 def test_an_object_out_of_reach_is_refused_before_anything_moves(rig, scene_sim, tabletop):

@@ -105,6 +105,22 @@ def grasp_steps(reach: ArmReach, side: str, point: Sequence[float], current: Map
     ]
 
 
+def plan_grasp(reach: ArmReach, side: str | None, point: Sequence[float], current: Mapping[str, float],
+               force: float) -> tuple[str, list[Step]]:
+    """The arm and steps for a grasp at ``point``. With no side asked for, the arm on the
+    object's side of the body (base_link y > 0 is the left) is tried first, then the other."""
+    if side:
+        return side, grasp_steps(reach, side, point, current, force)
+    nearer = "l" if point[1] >= 0.0 else "r"
+    failures = []
+    for candidate in (nearer, "r" if nearer == "l" else "l"):
+        try:
+            return candidate, grasp_steps(reach, candidate, point, current, force)
+        except ReachError as exc:
+            failures.append(str(exc))
+    raise ReachError("; ".join(failures))
+
+
 def run_steps(controller: ServoController, side: str, steps: Sequence[Step],
               wait: Callable[[Step, CommandHandle], None]) -> CommandHandle:
     """Issue the steps one by one; stop at the first that does not succeed.

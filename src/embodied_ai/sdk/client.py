@@ -262,7 +262,7 @@ class Hardware(_Resource):
         return self._client.request("POST", "/v1/hardware/servo/move", ServoMoved, json={
             "joint_name": joint_name, "angle": angle, "duration_ms": duration_ms, "relative": relative})
 
-    def grasp(self, force: float, object_id: int | None = None, side: str = "r") -> GraspResult:
+    def grasp(self, force: float, object_id: int | None = None, side: str | None = None) -> GraspResult:
         return self._client.request("POST", "/v1/hardware/grasp", GraspResult,
                                     json={"force": force, "object_id": object_id, "side": side})
 

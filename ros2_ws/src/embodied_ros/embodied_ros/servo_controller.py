@@ -39,7 +39,7 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from embodied_ai.control import CommandHandle, CommandState, ServoController
-from embodied_ai.control.reach import ArmReach, KnownObjects, Step, grasp_steps, run_steps
+from embodied_ai.control.reach import ArmReach, KnownObjects, Step, plan_grasp, run_steps
 from embodied_ai.errors import EmbodiedError, ErrorCode
 from embodied_ai.hardware.factory import create_hardware, load_hardware_config
 from embodied_ai.hardware.sim import SimulatedRobot
@@ -341,9 +341,9 @@ class ServoControllerNode(LifecycleNode):
     def _execute_grasp(self, goal_handle: ServerGoalHandle) -> Grasp.Result:
         request = goal_handle.request
         result = Grasp.Result()
-        side = request.side or "r"
         if request.object_id >= 0:
-            return self._execute_grasp_object(goal_handle, side)
+            return self._execute_grasp_object(goal_handle, request.side or None)
+        side = request.side or "r"
         try:
             handle = self._controller.grasp(side, request.force)
         except EmbodiedError as exc:
@@ -361,14 +361,15 @@ class ServoControllerNode(LifecycleNode):
         result.time_ms = int(handle.result.get("time_ms", 0.0))
         return self._finish(goal_handle, handle, result)
 
-    def _execute_grasp_object(self, goal_handle: ServerGoalHandle, side: str) -> Grasp.Result:
-        """Reach the object perception knows by this id, close on it, lift it (embodied_ai.control.reach)."""
+    def _execute_grasp_object(self, goal_handle: ServerGoalHandle, side: str | None) -> Grasp.Result:
+        """Reach the object perception knows by this id, close on it, lift it (embodied_ai.control.reach);
+        with no side given, with the arm that can reach it."""
         request, result = goal_handle.request, Grasp.Result()
         controller, reach = self._controller, self._reach
         assert controller is not None and reach is not None
         try:
             seen = self._known_objects.resolve(request.object_id)
-            steps = grasp_steps(reach, side, seen.position, controller.setpoints, request.force)
+            side, steps = plan_grasp(reach, side, seen.position, controller.setpoints, request.force)
         except EmbodiedError as exc:
             return self._abort(goal_handle, result, exc.code, f"grasp object {request.object_id}: {exc}")
         feedback, gripper = Grasp.Feedback(), f"gripper_{side}"

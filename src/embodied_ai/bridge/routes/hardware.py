@@ -51,7 +51,7 @@ async def move_servo(body: ServoMove, graph: Graph) -> Envelope[ServoMoved]:
 @router.post("/grasp", summary="Close a gripper on an object")
 async def grasp(body: GraspCommand, graph: Graph) -> Envelope[GraspResult]:
     object_id = -1 if body.object_id is None else body.object_id
-    outcome = await graph.grasp(body.side, body.force, object_id)
+    outcome = await graph.grasp(body.side or "", body.force, object_id)
     return ok(GraspResult(grasped=outcome.grasped, force_applied=outcome.force_applied, time_ms=outcome.time_ms))
 
 

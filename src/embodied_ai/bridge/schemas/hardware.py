@@ -33,7 +33,8 @@ class GraspCommand(Strict):
                                               "between the fingers")
     force: float = Field(gt=0, le=1000, allow_inf_nan=False,
                          description="target grip force in newtons (the controller caps it and refuses more)")
-    side: Literal["l", "r"] = "r"
+    side: Literal["l", "r"] | None = Field(None, description="the hand; omitted: the right one, or with "
+                                                         "object_id the arm that can reach the object")
 
 
 class GraspResult(BaseModel):
