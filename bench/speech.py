@@ -266,7 +266,7 @@ def bench_graph(recording: Any, per_utterance: list[dict[str, Any]], domain: int
     import rclpy
     from embodied_interfaces.action import Speak
     from embodied_interfaces.msg import AudioData, Transcript
-    from rclpy.action import ActionClient
+    from embodied_ros.action_client import ThreadSafeActionClient as ActionClient
     from rclpy.executors import SingleThreadedExecutor
 
     from embodied_ros.qos import AUDIO, STATE

@@ -9,11 +9,11 @@ from typing import Any
 
 import rclpy
 from rclpy._rclpy_pybind11 import InvalidHandle
-from rclpy.action import ActionClient
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 
+from embodied_ros.action_client import ThreadSafeActionClient
 from embodied_ros.qos import LATCHED, STATE
 
 
@@ -27,7 +27,7 @@ class GraphClient:
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._running = True
         self._thread.start()
-        self._action_clients: dict[str, ActionClient] = {}
+        self._action_clients: dict[str, ThreadSafeActionClient] = {}
 
     def _spin(self) -> None:
         while self._running and self.context.ok():
@@ -103,7 +103,7 @@ class GraphClient:
                   timeout: float = 10.0) -> Any:
         client = self._action_clients.get(name)
         if client is None:
-            client = self._action_clients[name] = ActionClient(self.node, action_type, name)
+            client = self._action_clients[name] = ThreadSafeActionClient(self.node, action_type, name)
         assert client.wait_for_server(timeout), f"action server {name} not available"
         future = client.send_goal_async(goal, feedback_callback=(lambda f: feedback.append(f.feedback))
                                         if feedback is not None else None)

@@ -49,6 +49,7 @@ from embodied_ai.bridge.schemas.experts import (ExpertCreate, ExpertCreated, Exp
 from embodied_ai.bridge.schemas.training import (DatasetInfo, TrainingJob, TrainingStart, TrainingStatus,
                                                  TrainingStopped)
 from embodied_ai.errors import EmbodiedError, ErrorCode
+from embodied_ros.action_client import ThreadSafeActionClient
 from embodied_ros.qos import STATE
 
 
@@ -211,7 +212,7 @@ class RosGraph:
         group = ReentrantCallbackGroup()
 
         def action(kind: Any, name: str) -> ActionClient | None:
-            return ActionClient(node, kind, name, callback_group=group) if kind is not None else None
+            return ThreadSafeActionClient(node, kind, name, callback_group=group) if kind is not None else None
 
         def service(kind: Any, name: str) -> Any:
             return node.create_client(kind, name, callback_group=group) if kind is not None else None

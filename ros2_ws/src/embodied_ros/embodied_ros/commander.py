@@ -29,7 +29,7 @@ import rclpy
 from embodied_interfaces.action import HandleCommand, Speak
 from embodied_interfaces.msg import CommandReply as CommandReplyMsg
 from embodied_interfaces.msg import Transcript
-from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
@@ -40,6 +40,7 @@ from embodied_ai.speech.commander import (
     DEFAULT_WAKE_PHRASES, ActivationMode, Command, CommandReply, PushToTalkGate, WakePhraseGate,
     handler_missing_reply)
 from embodied_ai.speech.normalize import normalize_command_text
+from embodied_ros.action_client import ThreadSafeActionClient
 from embodied_ros.qos import STATE
 from embodied_ros.speech_conversions import NS_PER_S, time_to_ns
 from embodied_ros.spin import spin_until_shutdown
@@ -56,7 +57,7 @@ class HandleCommandClient:
     """The CommandHandler that hands commands to the ``handle_command`` action server."""
 
     def __init__(self, node: Node, action_name: str, server_wait_s: float, timeout_s: float) -> None:
-        self._client = ActionClient(node, HandleCommand, action_name, callback_group=ReentrantCallbackGroup())
+        self._client = ThreadSafeActionClient(node, HandleCommand, action_name, callback_group=ReentrantCallbackGroup())
         self._name, self._server_wait_s, self._timeout_s = action_name, server_wait_s, timeout_s
 
     def handle(self, command: Command) -> CommandReply:
@@ -94,7 +95,7 @@ class CommanderNode(Node):
         self._handler = HandleCommandClient(
             self, str(self.get_parameter("handler_action").value), float(self.get_parameter("handler_wait_s").value),
             float(self.get_parameter("handler_timeout_s").value))
-        self._speak = ActionClient(self, Speak, "speak", callback_group=ReentrantCallbackGroup())
+        self._speak = ThreadSafeActionClient(self, Speak, "speak", callback_group=ReentrantCallbackGroup())
         self._replies = self.create_publisher(CommandReplyMsg, "command_reply", STATE)
         gates = MutuallyExclusiveCallbackGroup()
         self.create_subscription(Transcript, "transcript", self._on_transcript, STATE, callback_group=gates)

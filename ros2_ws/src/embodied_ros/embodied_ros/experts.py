@@ -30,7 +30,7 @@ import rclpy
 from embodied_interfaces.action import Generate, Grasp, HandleCommand, MoveJoints
 from embodied_interfaces.msg import Detection2DArray, RouterStatistics
 from embodied_interfaces.srv import Route, SetExpertLoaded
-from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
@@ -47,6 +47,7 @@ from embodied_ai.robot import load_robot_description
 from embodied_ai.speech.commander import Command
 from embodied_ai.speech.normalize import normalize_command_text
 from embodied_ros.expert_registry import ExpertRegistryEndpoints
+from embodied_ros.action_client import ThreadSafeActionClient
 from embodied_ros.qos import STATE
 from embodied_ros.spin import spin_until_shutdown
 from embodied_ros.vision import LatestJointState, seen_objects
@@ -64,8 +65,8 @@ class RosRobotPort:
 
     def __init__(self, node: Node, timeout_s: float, scene_max_age_s: float) -> None:
         group = ReentrantCallbackGroup()
-        self._move = ActionClient(node, MoveJoints, "move_joints", callback_group=group)
-        self._grasp = ActionClient(node, Grasp, "grasp", callback_group=group)
+        self._move = ThreadSafeActionClient(node, MoveJoints, "move_joints", callback_group=group)
+        self._grasp = ThreadSafeActionClient(node, Grasp, "grasp", callback_group=group)
         self._estop = node.create_client(Trigger, "emergency_stop", callback_group=group)
         self._timeout_s = timeout_s
         self._joint_states = LatestJointState(node, STATE)  # decoded only for a relative move
