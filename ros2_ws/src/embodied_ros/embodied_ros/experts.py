@@ -46,8 +46,8 @@ from embodied_ai.perception.scene import describe_scene
 from embodied_ai.robot import load_robot_description
 from embodied_ai.speech.commander import Command
 from embodied_ai.speech.normalize import normalize_command_text
-from embodied_ros.expert_registry import ExpertRegistryEndpoints
 from embodied_ros.action_client import ThreadSafeActionClient
+from embodied_ros.expert_registry import ExpertRegistryEndpoints
 from embodied_ros.qos import STATE
 from embodied_ros.spin import spin_until_shutdown
 from embodied_ros.vision import LatestJointState, seen_objects
