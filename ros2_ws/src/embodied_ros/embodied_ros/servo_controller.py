@@ -222,8 +222,9 @@ class ServoControllerNode(LifecycleNode):
         tick_count, events = 0, []
         rate_window_start, rate_window_ticks = next_tick, 0
         while not self._loop_stop.is_set() and self.context.ok():
+            read_at = self.get_clock().now()  # the tick reads the servos first: the states are of this moment
             status = controller.tick()
-            self._joint_states.publish(joint_state_msg(status, self.get_clock().now().to_msg()))
+            self._joint_states.publish(joint_state_msg(status, read_at.to_msg()))
             events.extend(status.events)
             for event in status.events:
                 self.get_logger().warning(event)
