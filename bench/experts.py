@@ -13,7 +13,10 @@ from the GGUF. Ratios are ONNX / transformers.
   experts cost N loaded copies). Each child reports its RSS after one generation per expert.
 
 Run: .venv/bin/python bench/experts.py [--tokens 64] [--runs 3] [--experts 3]
-     [--out bench/results/experts.json]      (builds the int4 / fp32 bases into the cache first)
+     [--out bench/results/experts.json] [--llama-cpp-python PYTHON]
+It builds the int4 / fp32 bases into the cache first. ``--llama-cpp-python``: an interpreter
+with llama-cpp-python (e.g. a throw-away venv) adds llama.cpp on the GGUF itself as a second
+baseline.
 """
 
 from __future__ import annotations
@@ -101,6 +104,41 @@ def adapter_switch(base_dir: Path, adapter: Path, repeats: int = 200) -> dict[st
             "adapter_bytes": adapter.stat().st_size}
 
 
+# llama.cpp on the very GGUF the bases are built from (Q4_1), in an interpreter that has
+# llama-cpp-python: the project does not depend on it (it compiles from source for minutes).
+_LLAMA_CPP_CHILD = r"""
+import json, sys, time
+from llama_cpp import Llama
+gguf, prompt, tokens, runs, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+llm = Llama(model_path=gguf, n_ctx=512, n_threads=threads, verbose=False, seed=0)
+ids = llm.tokenize(prompt.encode(), add_bos=False, special=True)
+def run(n):
+    llm.reset()
+    started, first, count = time.monotonic(), None, 0
+    for _ in llm.generate(ids, top_k=1, top_p=1.0, temp=0.0, reset=True):
+        count += 1
+        if first is None:
+            first = time.monotonic()
+        if count >= n:
+            break
+    return first - started, time.monotonic() - first, count
+run(4)
+samples = [run(tokens) for _ in range(runs)]
+print(json.dumps({"tokens_per_second": sum((c - 1) / d for _, d, c in samples) / runs,
+                  "ttft_ms": sum(t for t, _, _ in samples) / runs * 1000, "prompt_tokens": len(ids),
+                  "quantization": "Q4_1 (the GGUF)", "threads": threads}))
+"""
+
+
+def llama_cpp_speed(python: str, tokens: int, runs: int) -> dict[str, float]:
+    from embodied_ai.experts.base_build import locate_gguf
+    from embodied_ai.experts.prompts import chat_prompt
+
+    out = subprocess.run([python, "-c", _LLAMA_CPP_CHILD, str(locate_gguf()), chat_prompt(PROMPT), str(tokens),
+                          str(runs), str(os.cpu_count() or 1)], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 _RSS_CHILD = r"""
 import json, sys, psutil
 from pathlib import Path
@@ -138,6 +176,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "experts.json")
     parser.add_argument("--adapter", type=Path, default=REPO_EXPERTS_DIR / "robot_control" / "adapter",
                         help="PEFT adapter folder used for the switch and RSS measurements")
+    parser.add_argument("--llama-cpp-python", default="",
+                        help="an interpreter with llama-cpp-python installed: also measure llama.cpp on the GGUF")
     args = parser.parse_args()
 
     bases = {"int8+lora": build_base(BaseRecipe("int8"), progress=print)}
@@ -155,6 +195,11 @@ def main() -> int:
         measured["speed_ratio_vs_transformers"] = measured["tokens_per_second"] / baseline["tokens_per_second"]
         measured["ttft_ratio_vs_transformers"] = measured["ttft_ms"] / baseline["ttft_ms"]
         results[f"onnx_{name}"] = measured
+    if args.llama_cpp_python:
+        measured = llama_cpp_speed(args.llama_cpp_python, args.tokens, args.runs)
+        measured["speed_ratio_vs_transformers"] = measured["tokens_per_second"] / baseline["tokens_per_second"]
+        measured["ttft_ratio_vs_transformers"] = measured["ttft_ms"] / baseline["ttft_ms"]
+        results["llama_cpp_q4_1"] = measured
     results["adapter_switch"] = adapter_switch(bases["int8+lora"].onnx_dir, adapter)
     adapters_rss = rss("adapters", bases["int8+lora"].onnx_dir, adapter, args.experts)
     merged_rss = rss("merged", bases["int8"].onnx_dir, adapter, args.experts)
