@@ -21,12 +21,6 @@ from embodied_ai.speech.commander import Command
 from tests.unit.experts_fixtures import RecordingRobot, base, engine  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.timeout(1500)
-# The committed adapter is step 40 of the 120-step recipe (the run was stopped for time on a
-# machine shared with other trainings) and scores 11.7 % exact on the held-out set; these tests
-# hold the expert to what it must do and pass again once build.py's full run is committed.
-ADAPTER_UNDERTRAINED = pytest.mark.xfail(reason="robot_control adapter is an undertrained 40-step checkpoint "
-                                                "(11.7 % held-out exact); rebuild with models/experts/robot_control/build.py",
-                                         strict=False)
 
 
 def test_schema_enums_come_from_the_robot_contract() -> None:
@@ -90,7 +84,6 @@ def service(base: BuiltBase, engine: InferenceEngine, tmp_path_factory: pytest.T
     svc.close()
 
 
-@ADAPTER_UNDERTRAINED
 @pytest.mark.parametrize(("text", "joint", "degrees"), [
     ("Robot, raise your right arm by thirty degrees please", "shoulder_pitch_r", -30),
     ("turn your head left by 20 degrees", "head_pan", 20),
@@ -104,7 +97,6 @@ def test_commands_move_the_robot(service: ExpertService, description: RobotDescr
     assert robot.calls == [("move_joints", ({joint: pytest.approx(math.radians(degrees))}, True))]
 
 
-@ADAPTER_UNDERTRAINED
 @pytest.mark.parametrize("text", ["move your left leg", "raise your right arm by five hundred degrees"])
 def test_unknown_or_unsafe_commands_are_refused(service: ExpertService, description: RobotDescription,
                                                 text: str) -> None:

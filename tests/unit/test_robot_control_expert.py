@@ -20,18 +20,17 @@ from tests.unit.experts_fixtures import base, engine  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.timeout(1800)
 EXPERT_DIR = REPO_EXPERTS_DIR / "robot_control"
-# The committed adapter is step 40 of the 120-step recipe (the run was stopped for time on a
-# machine shared with other trainings) and scores 11.7 % exact on the held-out set; these tests
-# hold the expert to what it must do and pass again once build.py's full run is committed.
-ADAPTER_UNDERTRAINED = pytest.mark.xfail(reason="robot_control adapter is an undertrained 40-step checkpoint "
-                                                "(11.7 % held-out exact); rebuild with models/experts/robot_control/build.py",
-                                         strict=False)
+# The committed adapter scores 104 / 120 (86.7 %) exact on the held-out set (card.md): below the
+# 90 % target, so the test that holds it to the target is expected to fail until a better one
+# is committed; the adapter's effect against the bare base is tested for real.
+BELOW_TARGET = pytest.mark.xfail(reason="robot_control adapter scores 86.7 % held-out exact, below the 90 % target "
+                                        "(models/experts/robot_control/card.md)", strict=False)
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     # The build script's recipe (seed 0): the same rows the committed adapter was trained on.
-    return write_dataset(tmp_path_factory.mktemp("robot_control"), 2000, 120, seed=0)
+    return write_dataset(tmp_path_factory.mktemp("robot_control"), 4000, 120, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +52,13 @@ def test_held_out_phrasings_are_not_in_the_training_data(dataset: dict[str, Path
     assert any(filler in texts for filler in ("um ", "uh ", "would you kindly"))        # filler words
 
 
-@ADAPTER_UNDERTRAINED
+@BELOW_TARGET
 def test_exact_action_on_held_out_phrasings(robot_engine: InferenceEngine, dataset: dict[str, Path]) -> None:
     report = evaluate_robot_control(robot_engine, "robot_control_test", read_rows(dataset["held_out"]))
     assert report.valid_rate == 1.0  # constrained decoding: always a valid action
     assert report.exact_rate >= 0.90, json.dumps(report.failures[:10], indent=1)
 
 
-@ADAPTER_UNDERTRAINED
 def test_the_adapter_changes_the_output_the_way_it_was_trained(robot_engine: InferenceEngine,
                                                                dataset: dict[str, Path]) -> None:
     rows = read_rows(dataset["held_out"])[:30]
