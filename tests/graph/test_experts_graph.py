@@ -19,12 +19,6 @@ from tests.graph.ros_client import GraphClient
 # Loading the base, the router and the adapters on a busy 2-core machine.
 EXPERTS_READY_TIMEOUT_S = 240.0
 pytestmark = pytest.mark.timeout(900)
-# The committed adapter is step 40 of the 120-step recipe (the run was stopped for time on a
-# machine shared with other trainings) and scores 11.7 % exact on the held-out set; these tests
-# hold the expert to what it must do and pass again once build.py's full run is committed.
-ADAPTER_UNDERTRAINED = pytest.mark.xfail(reason="robot_control adapter is an undertrained 40-step checkpoint "
-                                                "(11.7 % held-out exact); rebuild with models/experts/robot_control/build.py",
-                                         strict=False)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +72,6 @@ def test_route_and_load_services(experts: GraphClient) -> None:
     assert "robot_control" in statistics.experts and statistics.total_requests >= 1
 
 
-@ADAPTER_UNDERTRAINED
 def test_handle_command_moves_the_simulated_robot(experts: GraphClient) -> None:
     before = experts.latest(JointState, "joint_states")
     start = dict(zip(before.name, before.position))["head_pan"]
@@ -91,7 +84,6 @@ def test_handle_command_moves_the_simulated_robot(experts: GraphClient) -> None:
     assert math.isclose(after["head_pan"], start + math.radians(20), abs_tol=0.02)
 
 
-@ADAPTER_UNDERTRAINED
 def test_unsafe_command_is_refused_and_nothing_moves(experts: GraphClient) -> None:
     before = experts.latest(JointState, "joint_states")
     result = experts.run(HandleCommand, "handle_command",
