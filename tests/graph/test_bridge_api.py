@@ -90,7 +90,13 @@ def test_malformed_requests_are_400_envelopes(http):
     assert_envelope_error(http.get("/v1/no/such/thing"), 404, 404)
 
 
-def test_health_reports_each_component_as_the_graph_has_it(http, client):
+def test_health_reports_each_component_as_the_graph_has_it(http, client, graph):
+    # Early in the session the model nodes may still be loading: compare once they are up and
+    # this client has discovered them too (the bridge's view and ours must then agree).
+    for node in ("experts", "asr"):
+        graph.wait_for_output(rf"\[{node}\]: ready", 300)
+    client.wait_until(lambda: has_action(client, "generate") and has_action(client, "transcribe"), 30,
+                      "discovery of the generate and transcribe actions")
     response = http.get("/v1/health")
     assert response.status_code == 200
     body = response.json()
