@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -27,7 +28,13 @@ def secured(graph, tmp_path_factory) -> Iterator[tuple[str, dict[str, str], obje
         secrets[name] = created.stdout.strip().splitlines()[-1]
     bridge = BridgeProcess("rest_bridge_secured", state_dir=str(state_dir))
     try:
-        yield bridge.url(), secrets, state_dir
+        url = bridge.url()
+        # A new bridge serves before it has discovered the graph and had its first joint states.
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{url}/v1/health").status_code != 200:
+            assert time.monotonic() < deadline, f"the secured bridge never saw the graph:\n{bridge.output}"
+            time.sleep(0.2)
+        yield url, secrets, state_dir
     finally:
         assert bridge.stop() == 0, bridge.output
 
