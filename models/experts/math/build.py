@@ -17,8 +17,7 @@ from pathlib import Path
 
 from embodied_ai.experts.datasets_builtin.math import write_dataset
 from embodied_ai.experts.evaluation import EvaluationReport, evaluate_final_answers, read_rows
-from embodied_ai.experts.expert_build import (
-    BuildFailed, adapter_engine, export_adapter, parse_build_args, train_lora, write_metrics)
+from embodied_ai.experts.expert_build import BuildFailed, adapter_engine, build_adapter, parse_build_args, write_metrics
 from embodied_ai.experts.training import TrainingConfig
 
 HERE = Path(__file__).resolve().parent
@@ -34,17 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     recipe = TINY if args.tiny else FULL
     data = write_dataset(args.work / "data", recipe["train_count"], recipe["held_out_count"], seed=0)
 
-    peft_dir, training = args.adapter_from, {}
-    if peft_dir is None:
-        config = TrainingConfig(max_steps=recipe["max_steps"], save_steps=50, learning_rate=8e-4, warmup_steps=20,
-                                lora_rank=recipe["lora_rank"], lora_alpha=recipe["lora_alpha"],
-                                lora_layers=recipe["lora_layers"])
-        try:
-            peft_dir, training = train_lora("math", data["train"], args.base, config, args.work)
-        except BuildFailed as failed:
-            print(failed, file=sys.stderr)
-            return 1
-    adapter = export_adapter(peft_dir, args.out)
+    config = TrainingConfig(max_steps=recipe["max_steps"], save_steps=50, learning_rate=8e-4, warmup_steps=20,
+                            lora_rank=recipe["lora_rank"], lora_alpha=recipe["lora_alpha"],
+                            lora_layers=recipe["lora_layers"])
+    try:
+        adapter, training = build_adapter("math", args, data["train"], config)
+    except BuildFailed as failed:
+        print(failed, file=sys.stderr)
+        return 1
 
     engine = adapter_engine(args.base, adapter, "math", args.work)
     held_out = read_rows(data["held_out"])

@@ -21,8 +21,7 @@ from pathlib import Path
 from embodied_ai.experts.datasets_builtin.python import write_dataset
 from embodied_ai.experts.engine import GenerationRequest, InferenceEngine
 from embodied_ai.experts.evaluation import completion_perplexity, read_rows
-from embodied_ai.experts.expert_build import (
-    BuildFailed, adapter_engine, export_adapter, parse_build_args, train_lora, write_metrics)
+from embodied_ai.experts.expert_build import BuildFailed, adapter_engine, build_adapter, parse_build_args, write_metrics
 from embodied_ai.experts.training import TrainingConfig
 
 HERE = Path(__file__).resolve().parent
@@ -67,17 +66,14 @@ def main(argv: list[str] | None = None) -> int:
             rows = read_rows(data[split])[:limit]
             data[split].write_text("".join(json.dumps(r) + "\n" for r in rows))
 
-    peft_dir, training = args.adapter_from, {}
-    if peft_dir is None:
-        config = TrainingConfig(max_steps=recipe["max_steps"], save_steps=50, learning_rate=5e-4, warmup_steps=15,
-                                lora_rank=recipe["lora_rank"], lora_alpha=recipe["lora_alpha"],
-                                lora_layers=recipe["lora_layers"], max_length=MAX_LENGTH)
-        try:
-            peft_dir, training = train_lora("python", data["train"], args.base, config, args.work)
-        except BuildFailed as failed:
-            print(failed, file=sys.stderr)
-            return 1
-    adapter = export_adapter(peft_dir, args.out)
+    config = TrainingConfig(max_steps=recipe["max_steps"], save_steps=50, learning_rate=5e-4, warmup_steps=15,
+                            lora_rank=recipe["lora_rank"], lora_alpha=recipe["lora_alpha"],
+                            lora_layers=recipe["lora_layers"], max_length=MAX_LENGTH)
+    try:
+        adapter, training = build_adapter("python", args, data["train"], config)
+    except BuildFailed as failed:
+        print(failed, file=sys.stderr)
+        return 1
 
     # Perplexity of the held-out answers: the shipped float16 adapter against the bare base.
     with_adapter = completion_perplexity(args.base.train_hf_dir, data["held_out"], adapter, max_length=MAX_LENGTH)

@@ -79,6 +79,15 @@ def train_lora(name: str, train: Path, base: BuiltBase, config: TrainingConfig, 
     return job.output_dir, training
 
 
+def build_adapter(name: str, args: BuildArgs, train: Path, config: TrainingConfig) -> tuple[Path, dict[str, Any]]:
+    """Train (unless ``--adapter-from`` names a PEFT folder) and export: ``out/adapter`` and what
+    to report of the training (empty when it was skipped). Raises BuildFailed."""
+    peft_dir, training = args.adapter_from, {}
+    if peft_dir is None:
+        peft_dir, training = train_lora(name, train, args.base, config, args.work)
+    return export_adapter(peft_dir, args.out), training
+
+
 def export_adapter(peft_dir: Path, out: Path) -> Path:
     """``out/adapter``: the PEFT adapter in float16, what is committed and installed."""
     adapter_out = out / "adapter"
