@@ -12,21 +12,12 @@ from pathlib import Path
 import pytest
 
 from embodied_ai.errors import EmbodiedError, ErrorCode
-from embodied_ai.experts.base_build import BuiltBase
-from embodied_ai.experts.engine import GenerationRequest, InferenceEngine
+from embodied_ai.experts.engine import GenerationRequest
 from embodied_ai.experts.service import ExpertService, model_shape
 from embodied_ai.experts.training import TrainingConfig, TrainingJob, TrainingRequest
-from tests.unit.experts_fixtures import base, engine  # noqa: F401 - fixtures
+from tests.unit.experts_fixtures import base, engine, service  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.timeout(1500)  # the first test may build the base into the cache
-
-
-@pytest.fixture
-def service(base: BuiltBase, engine: InferenceEngine, tmp_path: Path) -> ExpertService:  # noqa: F811
-    svc = ExpertService(tmp_path / "state", base, engine=engine)
-    svc.install_defaults()
-    yield svc
-    svc.close()
 
 
 def _upload(service: ExpertService, text: str, suffix: str = ".jsonl") -> Path:

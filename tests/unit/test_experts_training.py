@@ -11,10 +11,10 @@ import pytest
 
 from embodied_ai.errors import EmbodiedError, ErrorCode
 from embodied_ai.experts.base_build import BuiltBase
-from embodied_ai.experts.engine import GenerationRequest, InferenceEngine
+from embodied_ai.experts.engine import GenerationRequest
 from embodied_ai.experts.service import ExpertService
 from embodied_ai.experts.training import TrainingConfig, TrainingJob, TrainingRequest
-from tests.unit.experts_fixtures import base, engine  # noqa: F401 - fixtures
+from tests.unit.experts_fixtures import base, engine, service  # noqa: F401 - fixtures
 
 # The first test may build the base into the cache (scripts/setup.sh normally has); a busy 2-core
 # machine needs more than the default 300 s for that.
@@ -55,14 +55,6 @@ def test_stop_saves_a_checkpoint_and_resume_finishes(base: BuiltBase, tmp_path: 
     state = json.loads((reloaded.latest_checkpoint() / "trainer_state.json").read_text())
     assert state["global_step"] == 6  # the resumed run continued the count, it did not restart
     assert finished.train_loss and finished.best_loss is not None
-
-
-@pytest.fixture
-def service(base: BuiltBase, engine: InferenceEngine, tmp_path: Path) -> ExpertService:  # noqa: F811
-    svc = ExpertService(tmp_path / "state", base, engine=engine)
-    svc.install_defaults()
-    yield svc
-    svc.close()
 
 
 def test_training_a_busy_expert_is_refused(service: ExpertService, tmp_path: Path) -> None:
