@@ -44,7 +44,7 @@ from embodied_ai.robot.description import CAMERA_FRAMES
 from embodied_ai.robot.kinematics import Kinematics
 from embodied_ros.conversions import diagnostic_status_msg
 from embodied_ros.qos import LATCHED, SENSOR_DATA, STATE
-from embodied_ros.spin import spin_until_shutdown
+from embodied_ros.spin import run_worker, spin_until_shutdown
 from embodied_ros.vision import LatestJointState, camera_info_msg, image_msg
 
 
@@ -124,14 +124,10 @@ class CameraNode(Node):
 
     # -- capture (own thread) -----------------------------------------------------------
     def _capture_loop(self) -> None:
-        try:
-            self._run_capture()
-        except Exception as exc:  # noqa: BLE001 - anything unexpected must end the process loudly
-            if self._stop.is_set() or not self.context.ok():
-                return   # a publish raced the shutdown of the context: a normal exit
-            self.get_logger().fatal(f"capture loop failed: {exc!r}; shutting down for a restart")
-            self.capture_failed = True
-            rclpy.try_shutdown(context=self.context)
+        run_worker(self, "capture loop", self._run_capture, self._record_failure, self._stop.is_set)
+
+    def _record_failure(self) -> None:
+        self.capture_failed = True
 
     def _run_capture(self) -> None:
         opened = False

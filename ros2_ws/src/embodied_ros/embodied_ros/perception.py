@@ -49,6 +49,7 @@ from embodied_ai.robot.description import CAMERA_FRAMES
 from embodied_ai.robot.kinematics import Kinematics
 from embodied_ros.conversions import diagnostic_status_msg
 from embodied_ros.qos import SENSOR_DATA, STATE
+from embodied_ros.spin import run_worker
 from embodied_ros.vision import LatestJointState, detection_msg, detections_msg, image_from_msg, image_msg
 
 OVERLAY_COLOURS = [(0, 200, 255), (255, 120, 0), (0, 220, 0), (220, 0, 220), (0, 0, 255), (255, 255, 0)]
@@ -135,16 +136,10 @@ class PerceptionNode(Node):
 
     # -- the two worker threads ---------------------------------------------------------
     def _guarded(self, stage: Callable[[], None]) -> Callable[[], None]:
-        def run() -> None:
-            try:
-                stage()
-            except Exception as exc:  # noqa: BLE001 - anything unexpected must end the process loudly
-                if self._stop.is_set() or not self.context.ok():
-                    return   # a publish raced the shutdown of the context: a normal exit
-                self.get_logger().fatal(f"perception worker failed: {exc!r}; shutting down for a restart")
-                self.worker_failed = True
-                rclpy.try_shutdown(context=self.context)
-        return run
+        return lambda: run_worker(self, "perception worker", stage, self._record_failure, self._stop.is_set)
+
+    def _record_failure(self) -> None:
+        self.worker_failed = True
 
     def _prepare_stage(self) -> None:
         """Newest image → checked, decoded, preprocessed frame for the inference stage."""

@@ -47,6 +47,7 @@ from embodied_ai.robot import load_robot_description
 from embodied_ai.safety import load_safety_config
 from embodied_ros.conversions import hardware_state_msg, joint_state_msg
 from embodied_ros.qos import COMMANDS, LATCHED, STATE
+from embodied_ros.spin import run_worker
 
 FEEDBACK_PERIOD_S = 0.05
 HARDWARE_STATE_EVERY_N_TICKS = 10
@@ -203,16 +204,12 @@ class ServoControllerNode(LifecycleNode):
 
     # -- control loop (own thread) ------------------------------------------------------
     def _control_loop(self) -> None:
-        try:
-            self._run_control_loop()
-        except Exception as exc:  # noqa: BLE001 - any failure here must stop the process loudly
-            if not self.context.ok():
-                return  # publishing raced the shutdown of the context: a normal exit
-            # The servos keep their last goal (hold) when the loop stops; exit non-zero so the
-            # launcher restarts the node rather than leave a robot without a watchdog.
-            self.get_logger().fatal(f"control loop failed: {exc!r}; shutting down for a restart")
-            self.loop_failed = True
-            rclpy.try_shutdown(context=self.context)
+        # The servos keep their last goal (hold) when the loop stops; the node exits non-zero so
+        # the launcher restarts it rather than leave a robot without a watchdog.
+        run_worker(self, "control loop", self._run_control_loop, self._record_failure)
+
+    def _record_failure(self) -> None:
+        self.loop_failed = True
 
     def _run_control_loop(self) -> None:
         controller = self._controller
