@@ -105,10 +105,22 @@ class GraphClient:
         if client is None:
             client = self._action_clients[name] = ThreadSafeActionClient(self.node, action_type, name)
         assert client.wait_for_server(timeout), f"action server {name} not available"
-        future = client.send_goal_async(goal, feedback_callback=(lambda f: feedback.append(f.feedback))
-                                        if feedback is not None else None)
+        on_feedback = (lambda f: feedback.append(f.feedback)) if feedback is not None else None
+        future = client.send_goal_async(goal, feedback_callback=on_feedback)
+        if not self._done_within(future, min(timeout, FIRST_GOAL_RESPONSE_S)):
+            # Fast DDS drops a server's response when the server has not yet matched this
+            # client's response reader ("failed to send response (timeout)" in its log): right
+            # after discovery, send the goal once more.
+            future = client.send_goal_async(goal, feedback_callback=on_feedback)
         self._wait_future(future, timeout, f"{name} goal response")
         return future.result()
+
+    @staticmethod
+    def _done_within(future: Any, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return future.done()
 
     def result(self, goal_handle: Any, timeout: float = 20.0) -> Any:
         future = goal_handle.get_result_async()
@@ -130,5 +142,6 @@ class GraphClient:
             time.sleep(0.01)
 
 
+FIRST_GOAL_RESPONSE_S = 5.0  # a goal response normally comes in milliseconds
 SENSOR_QOS = qos_profile_sensor_data
 LATCHED_QOS = LATCHED

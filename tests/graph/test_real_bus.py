@@ -41,7 +41,7 @@ def isolated_domain(monkeypatch) -> int:
 def test_controller_node_drives_the_emulated_dynamixel_bus(tmp_path, isolated_domain):
     with EmulatedDynamixelBus([entry["id"] for entry in CONFIG["joints"].values()], time_constant_s=0.03) as bus:
         config = tmp_path / "bus.yaml"
-        config.write_text(yaml.safe_dump({**CONFIG, "port": bus.port_name, "status_timeout_s": 0.02}))
+        config.write_text(yaml.safe_dump({**CONFIG, "port": bus.port_name, "status_timeout_s": 0.1}))
         graph = dynamixel_graph(config, isolated_domain)
         try:
             graph.wait_for_output(r"hardware 'dynamixel'", 30)

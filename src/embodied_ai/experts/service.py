@@ -400,8 +400,11 @@ class ExpertService:
         return self.train(expert, None, config, on_progress=on_progress, on_done=on_done)
 
     def job(self, job_id: int) -> tuple[JobRecord, TrainingStatus]:
-        record = self.registry.job(job_id)
-        return record, self.training_status(record.job_key)
+        key = self.registry.job(job_id).job_key
+        status = self.training_status(key)
+        # The record is read after the status: once the status says "completed" the version is
+        # set, and a record read before could still lack it.
+        return self.registry.job(job_id), status
 
     def recover_interrupted(self) -> list[str]:
         """After a restart of the process that ran them: jobs left unfinished are marked
