@@ -13,7 +13,9 @@ from embodied_ai.errors import ErrorCode
 from embodied_ai.experts.base_build import BuiltBase
 from embodied_ai.experts.commander import RobotCommandHandler
 from embodied_ai.experts.engine import InferenceEngine
-from embodied_ai.experts.robot_actions import ActionParseError, action_from_dict, action_json_schema, parse_action
+from embodied_ai.experts.robot_actions import (
+    DIRECTION_WORDS, MOVABLE_JOINTS, ActionParseError, Move, action_from_dict, action_json_schema, expert_text,
+    parse_action)
 from embodied_ai.experts.router import Router
 from embodied_ai.experts.service import ExpertService
 from embodied_ai.robot import RobotDescription
@@ -30,9 +32,42 @@ def test_schema_enums_come_from_the_robot_contract() -> None:
     assert '"gripper_r"' not in schema  # grippers move only through open / close / grasp
 
 
+def test_every_movable_joint_has_two_direction_words() -> None:
+    assert set(DIRECTION_WORDS) == set(MOVABLE_JOINTS)
+    assert all(len(set(words)) == 2 for words in DIRECTION_WORDS.values())
+
+
+@pytest.mark.parametrize(("text", "joint", "degrees"), [
+    ('{"action":"move","joint":"shoulder_pitch_l","mode":"by","direction":"down","degrees":65}', "shoulder_pitch_l", 65),
+    ('{"action":"move","joint":"shoulder_pitch_r","mode":"by","direction":"up","degrees":30}', "shoulder_pitch_r", -30),
+    ('{"action":"move","joint":"shoulder_roll_r","mode":"by","direction":"out","degrees":20}', "shoulder_roll_r", -20),
+    ('{"action":"move","joint":"shoulder_roll_l","mode":"by","direction":"out","degrees":20}', "shoulder_roll_l", 20),
+    ('{"action":"move","joint":"elbow_pitch_r","mode":"by","direction":"straighten","degrees":15}', "elbow_pitch_r", -15),
+    ('{"action":"move","joint":"wrist_roll_l","mode":"by","direction":"clockwise","degrees":90}', "wrist_roll_l", -90),
+    ('{"action":"move","joint":"head_pan","mode":"by","direction":"left","degrees":20}', "head_pan", 20),
+    ('{"action":"move","joint":"head_tilt","mode":"by","direction":"down","degrees":10}', "head_tilt", 10),
+    ('{"action":"move","joint":"head_pan","mode":"to","degrees":-30}', "head_pan", -30),
+])
+def test_the_experts_direction_word_becomes_the_joints_sign(text: str, joint: str, degrees: int) -> None:
+    action = parse_action(text)
+    assert action == Move(action="move", joint=joint, mode="by" if '"by"' in text else "to", degrees=degrees)
+    assert expert_text(action) == text  # and back: the training target of that action
+
+
+def test_the_schema_offers_each_joint_only_its_own_direction_words() -> None:
+    move_by = action_json_schema()["$defs"]["MoveBy"]["anyOf"]
+    offered = {joint: set(variant["properties"]["direction"]["enum"])
+               for variant in move_by for joint in variant["properties"]["joint"]["enum"]}
+    assert offered == {joint: set(words) for joint, words in DIRECTION_WORDS.items()}
+
+
 @pytest.mark.parametrize("text", [
     '{"action":"move","joint":"knee_l","mode":"by","degrees":10}',
     '{"action":"move","joint":"head_pan","mode":"by"}',
+    '{"action":"move","joint":"head_pan","mode":"by","degrees":10}',                       # no direction
+    '{"action":"move","joint":"head_tilt","mode":"by","direction":"left","degrees":10}',   # not head_tilt's
+    '{"action":"move","joint":"elbow_pitch_l","mode":"by","direction":"bend","degrees":-10}',  # signed twice
+    '{"action":"move","joint":"head_pan","mode":"to","direction":"left","degrees":10}',
     '{"action":"open","side":"middle"}',
     '{"action":"teleport"}',
     "raise the arm",

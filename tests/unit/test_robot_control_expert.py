@@ -20,11 +20,8 @@ from tests.unit.experts_fixtures import base, engine  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.timeout(1800)
 EXPERT_DIR = REPO_EXPERTS_DIR / "robot_control"
-# The committed adapter scores 104 / 120 (86.7 %) exact on the held-out set (card.md): below the
-# 90 % target, so the test that holds it to the target is expected to fail until a better one
-# is committed; the adapter's effect against the bare base is tested for real.
-BELOW_TARGET = pytest.mark.xfail(reason="robot_control adapter scores 86.7 % held-out exact, below the 90 % target "
-                                        "(models/experts/robot_control/card.md)", strict=False)
+# Commands written by hand in words the builder's templates never use (card.md gives the score).
+NOVEL_PHRASINGS = EXPERT_DIR / "novel_phrasings.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +48,27 @@ def test_held_out_phrasings_are_not_in_the_training_data(dataset: dict[str, Path
     assert any(ch.isdigit() for ch in texts)                                           # and in digits
     assert any(filler in texts for filler in ("um ", "uh ", "would you kindly"))        # filler words
 
+    def said(rows: list[dict[str, str]]) -> set[str]:
+        return {json.loads(row["completion"])["text"] for row in rows if '"action":"say"' in row["completion"]}
+    assert said(held_out) and not said(held_out) & said(read_rows(dataset["train"]))  # copied, not recalled
 
-@BELOW_TARGET
+
+def test_relative_move_targets_name_their_direction(dataset: dict[str, Path]) -> None:
+    moves = [json.loads(row["completion"]) for row in read_rows(dataset["train"]) if '"mode":"by"' in row["completion"]]
+    assert moves and all(move["direction"] and move["degrees"] >= 0 for move in moves)
+
+
 def test_exact_action_on_held_out_phrasings(robot_engine: InferenceEngine, dataset: dict[str, Path]) -> None:
     report = evaluate_robot_control(robot_engine, "robot_control_test", read_rows(dataset["held_out"]))
     assert report.valid_rate == 1.0  # constrained decoding: always a valid action
     assert report.exact_rate >= 0.90, json.dumps(report.failures[:10], indent=1)
+
+
+def test_exact_action_on_commands_phrased_unlike_any_template(robot_engine: InferenceEngine) -> None:
+    rows = read_rows(NOVEL_PHRASINGS)
+    assert len(rows) >= 40
+    report = evaluate_robot_control(robot_engine, "robot_control_test", rows)
+    assert report.exact_rate >= 0.80, json.dumps(report.failures, indent=1)
 
 
 def test_the_adapter_changes_the_output_the_way_it_was_trained(robot_engine: InferenceEngine,

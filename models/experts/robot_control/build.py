@@ -1,6 +1,7 @@
 """Rebuild the robot_control expert: dataset → LoRA on the int8 base's own weights → adapter
-(float16 PEFT, committed) → held-out evaluation through ONNX Runtime GenAI with the action
-schema as constrained decoding → metrics.json and the model card's numbers.
+(float16 PEFT, committed) → evaluation through ONNX Runtime GenAI with the action schema as
+constrained decoding, on the builder's held-out split and on ``novel_phrasings.jsonl`` (commands
+written by hand in words the templates never use) → metrics.json and the model card's numbers.
 
     .venv/bin/python models/experts/robot_control/build.py            # the committed adapter (card.md: time)
     .venv/bin/python models/experts/robot_control/build.py --tiny --out /tmp/rc   # the test's configuration
@@ -20,6 +21,7 @@ from embodied_ai.experts.expert_build import BuildFailed, adapter_engine, build_
 from embodied_ai.experts.training import TrainingConfig
 
 HERE = Path(__file__).resolve().parent
+NOVEL_PHRASINGS = HERE / "novel_phrasings.jsonl"
 # The committed adapter's recipe (measured run in card.md).
 FULL = {"train_count": 4000, "held_out_count": 120, "max_steps": 360, "lora_rank": 16, "lora_alpha": 32,
         "lora_layers": tuple(range(22, 30))}
@@ -45,11 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     engine = adapter_engine(args.base, adapter, "robot_control", args.work)
     held_out = read_rows(data["held_out"])
     report = evaluate_robot_control(engine, "robot_control", held_out)
+    novel_rows = read_rows(NOVEL_PHRASINGS)
+    novel = evaluate_robot_control(engine, "robot_control", novel_rows[:4] if args.tiny else novel_rows)
     base_report = evaluate_robot_control(engine, None, held_out[:30])  # the same schema, no adapter
-    write_metrics(args, {"held_out": report.to_metrics(), "base_without_adapter": base_report.to_metrics(),
-                         "training": training, "failures": report.failures[:20]})
+    write_metrics(args, {"held_out": report.to_metrics(), "novel_phrasings": novel.to_metrics(),
+                         "base_without_adapter": base_report.to_metrics(), "training": training,
+                         "failures": report.failures[:20], "novel_failures": novel.failures})
     print(f"robot_control held-out exact {report.exact}/{report.examples} ({report.exact_rate:.1%}), "
-          f"valid {report.valid}/{report.examples}; base without adapter exact {base_report.exact}/{base_report.examples}")
+          f"valid {report.valid}/{report.examples}; novel phrasings exact {novel.exact}/{novel.examples} "
+          f"({novel.exact_rate:.1%}); base without adapter exact {base_report.exact}/{base_report.examples}")
     return 0
 
 

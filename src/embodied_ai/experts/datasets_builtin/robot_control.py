@@ -4,8 +4,10 @@ Every intent has phrasing templates (verbs and sentence frames) with slots for t
 angle and the text to say. Training and held-out sentences share the templates' vocabulary —
 a verb the model never saw ("extend" meaning a negative elbow angle) cannot be learnt from
 nothing — but never a sentence: held-out sentences always carry filler words or endings that
-training never uses ("um", "would you kindly", "if you can", ...), numbers are spoken as
-words or digits at random, and any held-out prompt that equals a training prompt is dropped.
+training never uses ("um", "would you kindly", "if you can", ...), the texts to say differ
+(so the model must copy the words, not recall a list), numbers are spoken as words or digits
+at random, and any held-out prompt that equals a training prompt is dropped. A relative
+move's target names its direction in words (``robot_actions.expert_text``).
 The prompt the model sees is the normalised text (``normalize_command_text``: number words →
 digits, lower case, no punctuation), exactly what the commander hands it at run time.
 """
@@ -21,7 +23,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from embodied_ai.experts.robot_actions import (
-    Close, Describe, GraspObject, Look, Move, Open, Say, Stop, Unknown, action_to_json)
+    Close, Describe, GraspObject, Look, Move, Open, Say, Stop, Unknown, expert_text)
 from embodied_ai.speech.normalize import normalize_command_text
 
 SIDES = {"r": "right", "l": "left"}
@@ -57,6 +59,8 @@ HEAD_BY_TEMPLATES: list[tuple[str, str, int]] = [
     ("nod your head down {n} degrees", "head_tilt", 1), ("tilt the head upward {n} degrees", "head_tilt", -1),
     ("rotate your head to the left by {n} degrees", "head_pan", 1),
     ("rotate the head right {n} degrees", "head_pan", -1),
+    ("lift your head by {n} degrees", "head_tilt", -1), ("lower your head {n} degrees", "head_tilt", 1),
+    ("bow your head by {n} degrees", "head_tilt", 1), ("turn your head up {n} degrees", "head_tilt", -1),
 ]
 JOINT_WORDS = {"shoulder_pitch": ["{side} shoulder", "{side} shoulder pitch"],
                "shoulder_roll": ["{side} shoulder roll"],
@@ -91,9 +95,22 @@ DESCRIBE_TEMPLATES = ["what do you see", "describe the scene", "tell me what is 
                       "describe your surroundings"]
 SAY_TEMPLATES = ["say {text}", "tell them {text}", "speak the words {text}", "repeat after me {text}",
                  "please say {text}", "announce {text}", "say out loud {text}", "tell everyone {text}"]
-SAY_TEXTS = ["hello", "good morning", "i am a robot", "nice to meet you", "thank you very much", "welcome home",
-             "the cube is red", "have a nice day", "see you later", "dinner is ready", "i can help you",
-             "watch out", "hello world", "happy birthday", "let us begin", "the door is open"]
+# Texts to say: the training texts are fixed phrases plus every subject × predicate, so that
+# copying is the only way to get them right; the held-out texts appear in no training row.
+_SAY_PHRASES = ["hello", "good morning", "i am a robot", "nice to meet you", "thank you very much", "welcome home",
+                "have a nice day", "see you later", "i can help you", "watch out", "hello world", "happy birthday",
+                "let us begin", "good luck", "sorry about that", "follow me please", "i will be right back",
+                "what a lovely day", "time to go", "please be careful"]
+_SAY_SUBJECTS = ["the cube", "the door", "dinner", "the kitchen", "my battery", "the ball", "your package",
+                 "the meeting", "the light", "the water", "the red block", "the garden", "my task"]
+_SAY_PREDICATES = ["is red", "is open", "is ready", "is clean", "is low", "is here", "is on the table",
+                   "starts now", "is green", "is too hot", "is finished", "was moved", "looks great"]
+SAY_TEXTS = {
+    "train": _SAY_PHRASES + [f"{s} {p}" for s in _SAY_SUBJECTS for p in _SAY_PREDICATES],
+    "held_out": ["good evening everyone", "the window is closed", "please wait here", "i found your keys",
+                 "the blue box is empty", "welcome to the lab", "the floor is wet", "goodbye for now",
+                 "the printer is jammed", "coffee time"],
+}
 UNKNOWN_TEMPLATES = ["fly to the moon", "make me a sandwich", "jump up and down", "drive forward 2 meters",
                      "move your left leg", "turn on the lights", "dance for me", "kick the ball", "walk to the kitchen",
                      "swim across the pool", "cook dinner", "wag your tail", "climb the stairs", "bake a cake",
@@ -127,11 +144,6 @@ class Example:
         return json.dumps({"text": self.text, "prompt": self.prompt, "completion": self.completion})
 
 
-def _split(items: list, held_out: bool) -> list:
-    """Both splits use every template; what differs is the fillers (see the module docstring)."""
-    return items
-
-
 def _number(rng: random.Random, value: int) -> str:
     return NUMBER_WORDS[value] if value in NUMBER_WORDS and rng.random() < 0.5 else str(value)
 
@@ -139,7 +151,7 @@ def _number(rng: random.Random, value: int) -> str:
 def _intents(held_out: bool) -> Iterator[tuple[str, dict[str, object], object]]:
     """(template, slot values, a function of the slot values → action) for every intent."""
     for part, templates in JOINT_BY_TEMPLATES.items():
-        for template, sign in _split(templates, held_out):
+        for template, sign in templates:
             for side in SIDES:
                 # shoulder roll: "out" is away from the body (negative on the right, positive on the left)
                 if sign in (0, 2):
@@ -149,9 +161,9 @@ def _intents(held_out: bool) -> Iterator[tuple[str, dict[str, object], object]]:
                     factor = sign
                 yield template, {"side": SIDES[side]}, (
                     lambda n, joint=f"{part}_{side}", f=factor: Move(action="move", joint=joint, mode="by", degrees=f * n))
-    for template, joint, sign in _split(HEAD_BY_TEMPLATES, held_out):
+    for template, joint, sign in HEAD_BY_TEMPLATES:
         yield template, {}, (lambda n, joint=joint, f=sign: Move(action="move", joint=joint, mode="by", degrees=f * n))
-    for template in _split(TO_TEMPLATES, held_out):
+    for template in TO_TEMPLATES:
         for part, words in JOINT_WORDS.items():
             sides = [""] if part.startswith("head") else list(SIDES)
             for side in sides:
@@ -161,22 +173,22 @@ def _intents(held_out: bool) -> Iterator[tuple[str, dict[str, object], object]]:
                         lambda n, joint=joint: Move(action="move", joint=joint, mode="to", degrees=n))
     for cls, templates, verb in ((Open, OPEN_TEMPLATES, "open"), (Close, CLOSE_TEMPLATES, "close"),
                                  (GraspObject, GRASP_TEMPLATES, "grasp")):
-        for template in _split(templates, held_out):
+        for template in templates:
             for side in SIDES:
                 yield template, {"side": SIDES[side]}, (lambda cls=cls, side=side, verb=verb: cls(action=verb, side=side))
-        for template in _split(SIDELESS[verb], held_out):
+        for template in SIDELESS[verb]:
             yield template, {}, (lambda cls=cls, verb=verb: cls(action=verb, side="r"))
     for direction, templates in LOOK_TEMPLATES.items():
-        for template in _split(templates, held_out):
+        for template in templates:
             yield template, {}, (lambda d=direction: Look(action="look", direction=d))
-    for template in _split(STOP_TEMPLATES, held_out):
+    for template in STOP_TEMPLATES:
         yield template, {}, (lambda: Stop(action="stop"))
-    for template in _split(DESCRIBE_TEMPLATES, held_out):
+    for template in DESCRIBE_TEMPLATES:
         yield template, {}, (lambda: Describe(action="describe"))
-    for template in _split(SAY_TEMPLATES, held_out):
-        for text in _split(SAY_TEXTS, held_out):
+    for template in SAY_TEMPLATES:
+        for text in SAY_TEXTS["held_out" if held_out else "train"]:
             yield template, {"text": text}, (lambda text=text: Say(action="say", text=text))
-    for template in _split(UNKNOWN_TEMPLATES, held_out):
+    for template in UNKNOWN_TEMPLATES:
         yield template, {}, (lambda: Unknown(action="unknown"))
 
 
@@ -227,7 +239,7 @@ def build_examples(held_out: bool, count: int, seed: int) -> list[Example]:
         if prompt in seen:
             continue
         seen.add(prompt)
-        examples.append(Example(text, prompt, action_to_json(action)))
+        examples.append(Example(text, prompt, expert_text(action)))
     return examples
 
 
