@@ -14,9 +14,10 @@ The expert does not write those signs. For a relative move it writes the directi
 word and the angle as spoken ("lower your left arm by 65" → ``"direction":"down",
 "degrees":65``), and ``parse_action`` turns the word into the sign through
 ``DIRECTION_WORDS``. A sign is a fact of this robot's joint axes, not of the sentence (the
-right shoulder's "out" is negative, the left one's positive); a small language model copies
-or paraphrases a direction word far more reliably than it learns per-joint signs, and the
-schema offers each joint only its own two words.
+right shoulder's "out" is negative, the left one's positive), and a small language model
+copies or paraphrases a direction word more reliably than it learns per-joint signs (the same
+training recipe went from 86.7 % to 97.5 % held-out exact: models/experts/robot_control/card.md).
+The schema offers each joint only its own two words.
 """
 
 from __future__ import annotations

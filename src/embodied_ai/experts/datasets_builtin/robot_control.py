@@ -18,12 +18,13 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from embodied_ai.experts.robot_actions import (
-    Close, Describe, GraspObject, Look, Move, Open, Say, Stop, Unknown, expert_text)
+    Close, Describe, GraspObject, Look, Move, MoveBy, Open, Say, Stop, Unknown, expert_text)
 from embodied_ai.speech.normalize import normalize_command_text
 
 SIDES = {"r": "right", "l": "left"}
@@ -34,33 +35,58 @@ TRAIN_SUFFIXES = ["", "", "", " please", " now", " for me", " thanks"]
 HELD_OUT_FILLERS = ["um ", "uh ", "would you kindly ", "i want you to ", "go ahead and ", "hmm "]
 HELD_OUT_SUFFIXES = [" if you can", " right away", " okay", " thank you"]
 
-# (template, sign): {side} {n} placeholders; sign multiplies the spoken angle.
-JOINT_BY_TEMPLATES: dict[str, list[tuple[str, int]]] = {
-    "shoulder_pitch": [("raise your {side} arm by {n} degrees", -1), ("lift the {side} arm {n} degrees", -1),
-                       ("lower your {side} arm by {n} degrees", 1), ("raise the {side} shoulder by {n} degrees", -1),
-                       ("put your {side} arm down by {n} degrees", 1), ("move your {side} arm up {n} degrees", -1),
-                       ("bring the {side} arm down {n} degrees", 1), ("lift your {side} shoulder {n} degrees", -1)],
-    "shoulder_roll": [("swing your {side} arm out by {n} degrees", 0), ("move the {side} arm outward {n} degrees", 0),
-                      ("bring your {side} arm in by {n} degrees", 2), ("spread your {side} arm out {n} degrees", 0),
-                      ("pull the {side} arm inward by {n} degrees", 2), ("open your {side} arm sideways {n} degrees", 0)],
-    "elbow_pitch": [("bend your {side} elbow by {n} degrees", 1), ("straighten the {side} elbow by {n} degrees", -1),
-                    ("flex your {side} elbow {n} degrees", 1), ("extend your {side} elbow by {n} degrees", -1),
-                    ("bend the {side} arm at the elbow {n} degrees", 1), ("unbend your {side} elbow {n} degrees", -1)],
-    "wrist_roll": [("rotate your {side} wrist by {n} degrees", 1), ("turn the {side} wrist clockwise {n} degrees", -1),
-                   ("twist your {side} wrist {n} degrees", 1),
-                   ("turn your {side} wrist counterclockwise by {n} degrees", 1),
-                   ("rotate the {side} wrist clockwise by {n} degrees", -1),
-                   ("roll your {side} wrist by {n} degrees", 1)],
+# (template, direction word of robot_actions.DIRECTION_WORDS): {side} {n} placeholders.
+JOINT_BY_TEMPLATES: dict[str, list[tuple[str, str]]] = {
+    "shoulder_pitch": [
+        ("raise your {side} arm by {n} degrees", "up"),
+        ("lift the {side} arm {n} degrees", "up"),
+        ("lower your {side} arm by {n} degrees", "down"),
+        ("raise the {side} shoulder by {n} degrees", "up"),
+        ("put your {side} arm down by {n} degrees", "down"),
+        ("move your {side} arm up {n} degrees", "up"),
+        ("bring the {side} arm down {n} degrees", "down"),
+        ("lift your {side} shoulder {n} degrees", "up"),
+    ],
+    "shoulder_roll": [
+        ("swing your {side} arm out by {n} degrees", "out"),
+        ("move the {side} arm outward {n} degrees", "out"),
+        ("bring your {side} arm in by {n} degrees", "in"),
+        ("spread your {side} arm out {n} degrees", "out"),
+        ("pull the {side} arm inward by {n} degrees", "in"),
+        ("open your {side} arm sideways {n} degrees", "out"),
+    ],
+    "elbow_pitch": [
+        ("bend your {side} elbow by {n} degrees", "bend"),
+        ("straighten the {side} elbow by {n} degrees", "straighten"),
+        ("flex your {side} elbow {n} degrees", "bend"),
+        ("extend your {side} elbow by {n} degrees", "straighten"),
+        ("bend the {side} arm at the elbow {n} degrees", "bend"),
+        ("unbend your {side} elbow {n} degrees", "straighten"),
+    ],
+    "wrist_roll": [
+        ("rotate your {side} wrist by {n} degrees", "counterclockwise"),
+        ("turn the {side} wrist clockwise {n} degrees", "clockwise"),
+        ("twist your {side} wrist {n} degrees", "counterclockwise"),
+        ("turn your {side} wrist counterclockwise by {n} degrees", "counterclockwise"),
+        ("rotate the {side} wrist clockwise by {n} degrees", "clockwise"),
+        ("roll your {side} wrist by {n} degrees", "counterclockwise"),
+    ],
 }
-HEAD_BY_TEMPLATES: list[tuple[str, str, int]] = [
-    ("turn your head left by {n} degrees", "head_pan", 1), ("turn your head right by {n} degrees", "head_pan", -1),
-    ("tilt your head down by {n} degrees", "head_tilt", 1), ("tilt your head up by {n} degrees", "head_tilt", -1),
-    ("pan the head left {n} degrees", "head_pan", 1), ("pan your head to the right {n} degrees", "head_pan", -1),
-    ("nod your head down {n} degrees", "head_tilt", 1), ("tilt the head upward {n} degrees", "head_tilt", -1),
-    ("rotate your head to the left by {n} degrees", "head_pan", 1),
-    ("rotate the head right {n} degrees", "head_pan", -1),
-    ("lift your head by {n} degrees", "head_tilt", -1), ("lower your head {n} degrees", "head_tilt", 1),
-    ("bow your head by {n} degrees", "head_tilt", 1), ("turn your head up {n} degrees", "head_tilt", -1),
+HEAD_BY_TEMPLATES: list[tuple[str, str, str]] = [
+    ("turn your head left by {n} degrees", "head_pan", "left"),
+    ("turn your head right by {n} degrees", "head_pan", "right"),
+    ("tilt your head down by {n} degrees", "head_tilt", "down"),
+    ("tilt your head up by {n} degrees", "head_tilt", "up"),
+    ("pan the head left {n} degrees", "head_pan", "left"),
+    ("pan your head to the right {n} degrees", "head_pan", "right"),
+    ("nod your head down {n} degrees", "head_tilt", "down"),
+    ("tilt the head upward {n} degrees", "head_tilt", "up"),
+    ("rotate your head to the left by {n} degrees", "head_pan", "left"),
+    ("rotate the head right {n} degrees", "head_pan", "right"),
+    ("lift your head by {n} degrees", "head_tilt", "up"),
+    ("lower your head {n} degrees", "head_tilt", "down"),
+    ("bow your head by {n} degrees", "head_tilt", "down"),
+    ("turn your head up {n} degrees", "head_tilt", "up"),
 ]
 JOINT_WORDS = {"shoulder_pitch": ["{side} shoulder", "{side} shoulder pitch"],
                "shoulder_roll": ["{side} shoulder roll"],
@@ -148,21 +174,19 @@ def _number(rng: random.Random, value: int) -> str:
     return NUMBER_WORDS[value] if value in NUMBER_WORDS and rng.random() < 0.5 else str(value)
 
 
+def _move_by(joint: str, direction: str, degrees: int) -> Move:
+    """The contract's signed move for "<direction> by <degrees>" (the sign is the joint's)."""
+    return MoveBy(action="move", joint=joint, mode="by", direction=direction, degrees=degrees).resolved()
+
+
 def _intents(held_out: bool) -> Iterator[tuple[str, dict[str, object], object]]:
     """(template, slot values, a function of the slot values → action) for every intent."""
     for part, templates in JOINT_BY_TEMPLATES.items():
-        for template, sign in templates:
+        for template, direction in templates:
             for side in SIDES:
-                # shoulder roll: "out" is away from the body (negative on the right, positive on the left)
-                if sign in (0, 2):
-                    out = -1 if side == "r" else 1
-                    factor = out if sign == 0 else -out
-                else:
-                    factor = sign
-                yield template, {"side": SIDES[side]}, (
-                    lambda n, joint=f"{part}_{side}", f=factor: Move(action="move", joint=joint, mode="by", degrees=f * n))
-    for template, joint, sign in HEAD_BY_TEMPLATES:
-        yield template, {}, (lambda n, joint=joint, f=sign: Move(action="move", joint=joint, mode="by", degrees=f * n))
+                yield template, {"side": SIDES[side]}, partial(_move_by, f"{part}_{side}", direction)
+    for template, joint, direction in HEAD_BY_TEMPLATES:
+        yield template, {}, partial(_move_by, joint, direction)
     for template in TO_TEMPLATES:
         for part, words in JOINT_WORDS.items():
             sides = [""] if part.startswith("head") else list(SIDES)
