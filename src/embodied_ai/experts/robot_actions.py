@@ -39,13 +39,12 @@ DIRECTION_WORDS: dict[str, tuple[str, str]] = {
     "head_pan": ("left", "right"),
     "head_tilt": ("down", "up"),
     **{f"shoulder_pitch_{s}": ("down", "up") for s in ("l", "r")},
-    "shoulder_roll_l": ("out", "in"),   # away from the body is +y on the left, -y on the right
+    "shoulder_roll_l": ("out", "in"),   # away from the body: positive on the left, negative on the right
     "shoulder_roll_r": ("in", "out"),
     **{f"elbow_pitch_{s}": ("bend", "straighten") for s in ("l", "r")},
     **{f"wrist_roll_{s}": ("counterclockwise", "clockwise") for s in ("l", "r")},
 }
-Direction = Literal["left", "right", "up", "down", "in", "out", "bend", "straighten", "clockwise",
-                    "counterclockwise"]
+Direction = Literal[tuple(dict.fromkeys(w for words in DIRECTION_WORDS.values() for w in words))]  # type: ignore[valid-type]
 
 
 class _Action(BaseModel):
