@@ -13,6 +13,9 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,8 +28,10 @@ from tests.graph.test_bridge_streams import ws_messages
 
 EXPERTS_START_S = 300.0  # the experts node loads the base and the router first
 JOB_S = 900.0  # a training job on the shared, loaded machine (generous; typically well under a minute)
+# A retrain answers when the gate is trained (every prompt embedded first): the bridge waits up
+# to its retrain_s (600 s), and so does the test, however slow the machine.
+RETRAIN_S = 600.0
 TINY_SHAPE = {"d_model": 64, "n_layers": 1, "n_heads": 2}
-FINISHED_JOBS: dict[int, dict] = {}  # job id -> its final status, for the restarted-bridge test
 
 
 def rows(count: int, offset: int = 0) -> bytes:
@@ -134,7 +139,18 @@ def test_dataset_upload_keeps_good_rows_and_names_bad_ones(http, graph, registry
     assert_envelope_error(upload(http, expert, b"prompt,completion\n", "d.csv"), 400, 2001)
 
 
-def test_lora_training_reports_progress_on_the_websocket_and_registers_a_version(http, base_url, registry):  # noqa: F811
+@dataclass(frozen=True)
+class FinishedJob:
+    expert: int
+    job_id: int
+    started: dict
+    events: list[dict]  # the job's messages on the WebSocket training channel, in order
+    status: dict        # GET /v1/training/{id}/status once it ended
+
+
+@pytest.fixture(scope="module")
+def finished_lora_job(http, base_url, registry) -> FinishedJob:  # noqa: F811
+    """A tiny LoRA job run to its end through the bridge, watched on the WebSocket."""
     expert = create(http, unique("lora_sums"))
     dataset = upload(http, expert, rows(4)).json()["data"]["dataset_id"]
     started: dict = {}
@@ -152,42 +168,44 @@ def test_lora_training_reports_progress_on_the_websocket_and_registers_a_version
     messages = asyncio.run(ws_messages(base_url, [{"action": "subscribe", "channels": ["training"]}], finished,
                                        timeout=JOB_S, during=start))
     job_id = started["job_id"]
-    assert started["status"] in ("queued", "running")
     events = [m for m in messages if m.get("channel") == "training" and m["data"].get("job_id") == job_id]
-    progress = [m["data"] for m in events if m["event"] == "progress"]
-    assert progress[-1]["step"] == 2 and progress[-1]["total_steps"] == 2 and progress[-1]["loss"] > 0
-    assert any(m["event"] == "epoch_completed" and m["data"]["epoch"] == 1 for m in events)
-    assert events[-1]["event"] == "completed" and events[-1]["data"]["version"] == 1, events[-1]
+    return FinishedJob(expert, job_id, started, events, wait_for_job(http, job_id))
 
-    status = wait_for_job(http, job_id)
+
+def test_lora_training_reports_progress_on_the_websocket_and_registers_a_version(
+        http, finished_lora_job: FinishedJob):  # noqa: F811
+    job = finished_lora_job
+    assert job.started["status"] in ("queued", "running")
+    progress = [m["data"] for m in job.events if m["event"] == "progress"]
+    assert progress[-1]["step"] == 2 and progress[-1]["total_steps"] == 2 and progress[-1]["loss"] > 0
+    assert any(m["event"] == "epoch_completed" and m["data"]["epoch"] == 1 for m in job.events)
+    assert job.events[-1]["event"] == "completed" and job.events[-1]["data"]["version"] == 1, job.events[-1]
+
+    status = job.status
     assert status["status"] == "completed" and status["version"] == 1 and status["current_step"] == 2
     assert status["current_epoch"] == status["total_epochs"] == 1 and len(status["train_loss"]) == 2
     assert any("completed 2 steps" in line for line in status["recent_logs"])
-    detail = http.get(f"/v1/experts/{expert}").json()["data"]
+    detail = http.get(f"/v1/experts/{job.expert}").json()["data"]
     assert detail["status"] == "ready" and detail["kind"] == "adapter" and detail["current_version"] == 1
     assert "train_loss" in detail["metrics"]
-    answer = http.post("/v1/inference/generate", json={"prompt": "what is 2 plus 1", "expert_id": str(expert),
+    answer = http.post("/v1/inference/generate", json={"prompt": "what is 2 plus 1", "expert_id": str(job.expert),
                                                        "max_tokens": 4})
     assert answer.status_code == 200 and answer.json()["data"]["expert_used"] == detail["name"], answer.text
-    assert_envelope_error(http.post(f"/v1/training/{job_id}/stop"), 422, 2000)  # it has ended
-    FINISHED_JOBS[job_id] = status
+    assert_envelope_error(http.post(f"/v1/training/{job.job_id}/stop"), 422, 2000)  # it has ended
 
 
-def test_a_new_bridge_process_reads_the_same_job_status(graph, registry):
+def test_a_new_bridge_process_reads_the_same_job_status(graph, finished_lora_job: FinishedJob):
     """Job status lives with the experts node (its status files), not in a bridge: a bridge
     started after the job ended (as after a restart) answers the same."""
-    if not FINISHED_JOBS:
-        pytest.skip("no finished job from the training test")
     bridge = BridgeProcess("rest_bridge_restarted", state_dir=str(graph.bridge_state_dir))
     try:
         with httpx.Client(base_url=bridge.url(), timeout=60) as fresh:
-            for job_id, status in FINISHED_JOBS.items():
-                deadline = time.monotonic() + 30  # the new bridge discovers the experts node first
-                while (response := fresh.get(f"/v1/training/{job_id}/status")).status_code == 503:
-                    assert time.monotonic() < deadline, response.text
-                    time.sleep(0.5)
-                assert response.status_code == 200, response.text
-                assert response.json()["data"] == status
+            deadline = time.monotonic() + 30  # the new bridge discovers the experts node first
+            while (response := fresh.get(f"/v1/training/{finished_lora_job.job_id}/status")).status_code == 503:
+                assert time.monotonic() < deadline, response.text
+                time.sleep(0.5)
+            assert response.status_code == 200, response.text
+            assert response.json()["data"] == finished_lora_job.status
     finally:
         assert bridge.stop() == 0
 
@@ -239,33 +257,42 @@ def test_stop_keeps_a_checkpoint_then_resize_makes_a_new_version_of_another_size
     assert answer.status_code == 200 and answer.json()["data"]["tokens_generated"] > 0, answer.text
 
 
-def test_router_retrain_swaps_the_gate_or_refuses_bad_data(http, graph, registry):  # noqa: F811
+@pytest.fixture
+def shipped_gate_restored(http, graph, registry) -> Iterator[Path]:  # noqa: F811
+    """The datasets directory of the graph's experts node; whatever a test retrains, the graph
+    gets back a gate trained on the shipped set afterwards, also when the test failed half-way,
+    so later tests route as the shipped router does."""
+    datasets = graph.bridge_state_dir / "datasets"
+    datasets.mkdir(exist_ok=True)
+    yield datasets
+    (datasets / "router_full.jsonl").write_text((REPO / "models" / "router" / "data" / "train.jsonl").read_text())
+    restored = http.post("/v1/router/retrain", json={"training_data_path": "router_full.jsonl"}, timeout=RETRAIN_S)
+    assert restored.status_code == 200, restored.text
+
+
+def test_router_retrain_swaps_the_gate_or_refuses_bad_data(http, registry, shipped_gate_restored):  # noqa: F811
     per_expert: dict[str, list[str]] = {}
     for line in (REPO / "models" / "router" / "data" / "train.jsonl").read_text().splitlines():
         row = json.loads(line)
         if len(per_expert.setdefault(row["expert"], [])) < 60:
             per_expert[row["expert"]].append(line)
-    datasets = graph.bridge_state_dir / "datasets"
-    datasets.mkdir(exist_ok=True)
+    datasets = shipped_gate_restored
     (datasets / "router_no_general.jsonl").write_text(
         "\n".join(line for name, lines in per_expert.items() if name != "general" for line in lines) + "\n")
-    refused = http.post("/v1/router/retrain", json={"training_data_path": "router_no_general.jsonl", "num_epochs": 5})
+    refused = http.post("/v1/router/retrain", json={"training_data_path": "router_no_general.jsonl", "num_epochs": 5},
+                        timeout=RETRAIN_S)
     assert "fallback expert 'general'" in assert_envelope_error(refused, 400, 2001)["details"]
 
     (datasets / "router.jsonl").write_text("\n".join(line for lines in per_expert.values() for line in lines)
                                            + "\nnot json\n")
-    retrained = http.post("/v1/router/retrain", json={"training_data_path": "router.jsonl", "num_epochs": 40})
+    retrained = http.post("/v1/router/retrain", json={"training_data_path": "router.jsonl", "num_epochs": 40},
+                          timeout=RETRAIN_S)
     assert retrained.status_code == 200, retrained.text
     data = retrained.json()["data"]
     assert data["status"] == "completed" and "gate version" in data["message"]
     assert f"row {sum(map(len, per_expert.values())) + 1}:" in data["message"]  # the bad row, by number
     routed = http.post("/v1/router/route", json={"prompt": "close your left hand"}).json()["data"]
     assert routed["expert"] == "robot_control"
-    # The graph is shared by the whole session: give it back a gate trained on the full set,
-    # so later tests route as the shipped router does.
-    (datasets / "router_full.jsonl").write_text((REPO / "models" / "router" / "data" / "train.jsonl").read_text())
-    restored = http.post("/v1/router/retrain", json={"training_data_path": "router_full.jsonl"})
-    assert restored.status_code == 200, restored.text
 
 
 def test_the_ros_interfaces_answer_a_plain_rclpy_client(client, http, graph, registry):  # noqa: F811

@@ -14,11 +14,12 @@ from embodied_ai.experts.adapters import write_onnx_adapter
 from embodied_ai.experts.base_build import BuiltBase
 from embodied_ai.experts.datasets_builtin.robot_control import write_dataset
 from embodied_ai.experts.engine import InferenceEngine
-from embodied_ai.experts.evaluation import evaluate_robot_control, read_rows
+from embodied_ai.experts.evaluation import EvaluationReport, evaluate_robot_control, read_rows
+from embodied_ai.experts.expert_build import adapter_sha256
 from embodied_ai.experts.paths import REPO_EXPERTS_DIR, REPO_ROOT
 from tests.unit.experts_fixtures import base, engine  # noqa: F401 - fixtures
 
-pytestmark = pytest.mark.timeout(1800)
+pytestmark = pytest.mark.timeout(900)  # model-heavy: generous on a slow, shared machine
 EXPERT_DIR = REPO_EXPERTS_DIR / "robot_control"
 # Commands written by hand in words the builder's templates never use (card.md gives the score).
 NOVEL_PHRASINGS = EXPERT_DIR / "novel_phrasings.jsonl"
@@ -58,25 +59,54 @@ def test_relative_move_targets_name_their_direction(dataset: dict[str, Path]) ->
     assert moves and all(move["direction"] and move["degrees"] >= 0 for move in moves)
 
 
-def test_exact_action_on_held_out_phrasings(robot_engine: InferenceEngine, dataset: dict[str, Path]) -> None:
-    report = evaluate_robot_control(robot_engine, "robot_control_test", read_rows(dataset["held_out"]))
-    assert report.valid_rate == 1.0  # constrained decoding: always a valid action
-    assert report.exact_rate >= 0.90, json.dumps(report.failures[:10], indent=1)
+# CI runs the adapter on a fixed sample of the held-out split: enough to catch an adapter that
+# no longer does what it was trained to (a broken export, a changed base, a parser change), in
+# seconds. The full evaluation (120 held-out rows and the hand-written set) is build.py's; its
+# figures are committed in metrics.json and held to the targets below.
+SAMPLE_EVERY = 4                 # 30 of the 120 held-out rows
+SAMPLE_EXACT_AT_LEAST = 0.80     # the full split's target is 0.90; a sample of 30 varies by +-0.05
+HELD_OUT_TARGET, NOVEL_TARGET = 0.90, 0.80
+METRICS = EXPERT_DIR / "metrics.json"
+
+
+@pytest.fixture(scope="module")
+def held_out_sample(dataset: dict[str, Path]) -> list[dict[str, str]]:
+    return read_rows(dataset["held_out"])[::SAMPLE_EVERY]
+
+
+@pytest.fixture(scope="module")
+def sample_report(robot_engine: InferenceEngine, held_out_sample: list[dict[str, str]]) -> EvaluationReport:
+    return evaluate_robot_control(robot_engine, "robot_control_test", held_out_sample)
+
+
+def test_committed_figures_are_of_the_committed_adapter_and_meet_the_targets() -> None:
+    metrics = json.loads(METRICS.read_text())
+    assert metrics["adapter_sha256"] == adapter_sha256(EXPERT_DIR / "adapter"), "metrics.json measured other weights"
+    assert metrics["held_out"]["held_out_examples"] >= 100 and metrics["held_out"]["valid_json"] == 1.0
+    assert metrics["held_out"]["accuracy"] >= HELD_OUT_TARGET
+    assert metrics["novel_phrasings"]["held_out_examples"] == len(read_rows(NOVEL_PHRASINGS))
+    assert metrics["novel_phrasings"]["accuracy"] >= NOVEL_TARGET
+
+
+def test_exact_action_on_a_sample_of_held_out_phrasings(sample_report: EvaluationReport,
+                                                        held_out_sample: list[dict[str, str]]) -> None:
+    assert sample_report.examples == len(held_out_sample) >= 30
+    assert sample_report.valid_rate == 1.0  # constrained decoding: always a valid action
+    assert sample_report.exact_rate >= SAMPLE_EXACT_AT_LEAST, json.dumps(sample_report.failures, indent=1)
 
 
 def test_exact_action_on_commands_phrased_unlike_any_template(robot_engine: InferenceEngine) -> None:
     rows = read_rows(NOVEL_PHRASINGS)
     assert len(rows) >= 40
     report = evaluate_robot_control(robot_engine, "robot_control_test", rows)
-    assert report.exact_rate >= 0.80, json.dumps(report.failures, indent=1)
+    assert report.exact_rate >= NOVEL_TARGET, json.dumps(report.failures, indent=1)
 
 
 def test_the_adapter_changes_the_output_the_way_it_was_trained(robot_engine: InferenceEngine,
-                                                               dataset: dict[str, Path]) -> None:
-    rows = read_rows(dataset["held_out"])[:30]
-    with_adapter = evaluate_robot_control(robot_engine, "robot_control_test", rows)
-    without = evaluate_robot_control(robot_engine, None, rows)  # the same schema on the bare base
-    assert without.exact_rate <= 0.3 < with_adapter.exact_rate
+                                                               sample_report: EvaluationReport,
+                                                               held_out_sample: list[dict[str, str]]) -> None:
+    without = evaluate_robot_control(robot_engine, None, held_out_sample[:12])  # the same schema, bare base
+    assert without.exact_rate <= 0.3 < sample_report.exact_rate
 
 
 def test_the_build_script_runs_on_a_tiny_configuration(base: BuiltBase, tmp_path: Path) -> None:  # noqa: F811

@@ -10,6 +10,7 @@ decoded weights (``train_lora``), keep the result as float16 PEFT weights for co
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import tempfile
@@ -24,6 +25,7 @@ from embodied_ai.experts.base_build import BuiltBase, build_base
 from embodied_ai.experts.engine import InferenceEngine
 from embodied_ai.experts.training import TrainingConfig, TrainingJob, TrainingRequest
 
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
 # The TrainingConfig fields a card reports.
 REPORTED_CONFIG = ("learning_rate", "batch_size", "lora_rank", "lora_alpha", "lora_modules", "lora_layers",
                    "warmup_steps", "max_length", "threads")
@@ -105,10 +107,17 @@ def adapter_engine(base: BuiltBase, adapter_dir: Path, name: str, work: Path) ->
     return engine
 
 
+def adapter_sha256(adapter_dir: Path) -> str:
+    """The checksum that ties measured figures to the adapter weights they were measured on."""
+    return hashlib.sha256((adapter_dir / ADAPTER_WEIGHTS).read_bytes()).hexdigest()
+
+
 def write_metrics(args: BuildArgs, metrics: dict[str, Any]) -> Path:
-    """``out/metrics.json`` with the build time and the base it was measured on."""
+    """``out/metrics.json`` with the build time, the base it was measured on and the checksum
+    of the adapter it measured (a test holds the committed figures to the committed weights)."""
     metrics = {**metrics, "build_seconds": round(time.monotonic() - args.started),
-               "base": {"precision": args.base.recipe.precision, "key": args.base.key}}
+               "base": {"precision": args.base.recipe.precision, "key": args.base.key},
+               "adapter_sha256": adapter_sha256(args.out / "adapter")}
     path = args.out / "metrics.json"
     path.write_text(json.dumps(metrics, indent=2) + "\n")
     return path
