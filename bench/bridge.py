@@ -137,7 +137,7 @@ def action_first_feedback(domain_id: int, count: int) -> list[float]:
     os.environ.update({k: v for k, v in dds_environment(domain_id).items() if k.startswith(("ROS_", "FAST"))})
     import rclpy
     from embodied_interfaces.action import Generate
-    from embodied_ros.action_client import ThreadSafeActionClient as ActionClient
+    from embodied_ros.kit.action_client import ThreadSafeActionClient as ActionClient
 
     rclpy.init()
     node = rclpy.create_node("bench_bridge_client")

@@ -113,7 +113,7 @@ class GraphProbe:
         from rclpy.executors import SingleThreadedExecutor
         from sensor_msgs.msg import Image
 
-        from embodied_ros.qos import SENSOR_DATA, STATE
+        from embodied_ros.kit.qos import SENSOR_DATA, STATE
         from embodied_ros.vision import image_msg
 
         rclpy.init()

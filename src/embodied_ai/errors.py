@@ -45,3 +45,30 @@ class HardwareError(EmbodiedError):
     """The hardware could not do what was asked (bus fault, device missing, ...)."""
 
     code = ErrorCode.HARDWARE_ERROR
+
+
+class GraphUnavailable(EmbodiedError):
+    """The ROS endpoint that would serve a request is not in the running graph.
+
+    ``code`` is the code of the capability (the REST bridge answers HTTP 503 with it, never
+    made-up data); ``endpoint`` names the missing action, service or topic.
+    """
+
+    def __init__(self, endpoint: str, code: ErrorCode, why: str) -> None:
+        super().__init__(f"{why} ('{endpoint}' is not available in the running ROS graph)", code)
+        self.endpoint = endpoint
+
+
+class GraphTimeout(EmbodiedError):
+    """The graph accepted a request but did not answer in time."""
+
+    code = ErrorCode.TIMEOUT
+
+
+def seed_code(value: int, default: ErrorCode) -> ErrorCode:
+    """A code from a ROS result as an ErrorCode (``default`` for 0 or a number not in the table)."""
+    try:
+        code = ErrorCode(value)
+    except ValueError:
+        return default
+    return default if code is ErrorCode.OK else code

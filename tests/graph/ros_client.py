@@ -13,8 +13,8 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 
-from embodied_ros.action_client import ThreadSafeActionClient
-from embodied_ros.qos import LATCHED, STATE
+from embodied_ros.kit.action_client import ThreadSafeActionClient
+from embodied_ros.kit.qos import LATCHED, STATE
 
 
 class GraphClient:

@@ -1,4 +1,4 @@
-"""The Python SDK (seed 000's example) against the graph's bridge (retries: tests/unit/test_sdk_retries.py)."""
+"""The Python SDK (seed 000's example) against the graph's bridge (retries: tests/unit/sdk/test_retries.py)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from std_srvs.srv import SetBool
 
 from embodied_ai.speech.audio import Audio, chunked, concatenate, decode_audio, silence, to_wav_bytes
 from embodied_ai.speech.normalize import normalize_command_text
-from embodied_ros.qos import AUDIO
+from embodied_ros.kit.qos import AUDIO
 from embodied_ros.speech_conversions import NS_PER_S, audio_msg, ns_to_time, time_to_ns
 from tests.graph.ros_client import LATCHED_QOS
 from tests.speech_corpus import make_synthesizer, speak

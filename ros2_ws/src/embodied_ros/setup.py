@@ -5,7 +5,7 @@ import os
 from glob import glob
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 package_name = "embodied_ros"
 # launch/ and urdf/ live at the repository root and are shared with the project's launcher.
@@ -20,7 +20,7 @@ def _shared(folder: str, pattern: str) -> list[str]:
 setup(
     name=package_name,
     version="0.1.0",
-    packages=[package_name],
+    packages=find_packages(include=[package_name, f"{package_name}.*"]),
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{package_name}"]),
         (f"share/{package_name}", ["package.xml"]),

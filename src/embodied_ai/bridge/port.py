@@ -23,34 +23,7 @@ from embodied_ai.bridge.schemas.experts import (ExpertCreate, ExpertCreated, Exp
                                                 ExpertPage, ExpertQuery, ExpertResize, ExpertUpdate)
 from embodied_ai.bridge.schemas.training import (DatasetInfo, TrainingJob, TrainingStart, TrainingStatus,
                                                  TrainingStopped)
-from embodied_ai.errors import EmbodiedError, ErrorCode
-
-
-class GraphUnavailable(EmbodiedError):
-    """The ROS endpoint that would serve this request is not in the running graph.
-
-    Answered with HTTP 503 and the seed code of the capability (``code``), never with made-up
-    data. ``endpoint`` names the missing ROS service, action or topic.
-    """
-
-    def __init__(self, endpoint: str, code: ErrorCode, why: str) -> None:
-        super().__init__(f"{why} ('{endpoint}' is not available in the running ROS graph)", code)
-        self.endpoint = endpoint
-
-
-def seed_code(value: int, default: ErrorCode) -> ErrorCode:
-    """A code from a ROS result as an ErrorCode (``default`` for 0 or a number not in the seed)."""
-    try:
-        code = ErrorCode(value)
-    except ValueError:
-        return default
-    return default if code is ErrorCode.OK else code
-
-
-class GraphTimeout(EmbodiedError):
-    """The graph accepted the request but did not answer in time (seed 3001, HTTP 504)."""
-
-    code = ErrorCode.TIMEOUT
+from embodied_ai.errors import GraphTimeout, GraphUnavailable, seed_code  # noqa: F401 - re-exported
 
 
 # -- hardware -----------------------------------------------------------------------------

@@ -37,9 +37,9 @@ from embodied_ai.speech.devices import Microphone, parse_device
 from embodied_ai.speech.errors import AudioFormatError, SpeechError
 from embodied_ai.speech.normalize import normalize_command_text
 from embodied_ai.speech.vad import VAD_SAMPLE_RATE, UtteranceSegmenter, Utterance, VadConfig
-from embodied_ros.qos import AUDIO, LATCHED, STATE
+from embodied_ros.kit.qos import AUDIO, LATCHED, STATE
 from embodied_ros.speech_conversions import audio_from_msg, time_to_ns, transcript_msg
-from embodied_ros.spin import spin_until_shutdown
+from embodied_ros.kit.spin import spin_until_shutdown
 
 # After the robot stops talking its voice still rings in the room for a moment.
 UNMUTE_DELAY_S = 0.3

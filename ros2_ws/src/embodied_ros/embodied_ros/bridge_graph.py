@@ -49,8 +49,9 @@ from embodied_ai.bridge.schemas.experts import (ExpertCreate, ExpertCreated, Exp
 from embodied_ai.bridge.schemas.training import (DatasetInfo, TrainingJob, TrainingStart, TrainingStatus,
                                                  TrainingStopped)
 from embodied_ai.errors import EmbodiedError, ErrorCode
-from embodied_ros.action_client import ThreadSafeActionClient
-from embodied_ros.qos import STATE
+from embodied_ros.kit.action_client import ThreadSafeActionClient
+from embodied_ros.kit.detections import decode_detections
+from embodied_ros.kit.qos import STATE
 
 
 def optional_interface(module: str, name: str) -> Any:
@@ -191,14 +192,8 @@ def training_progress(feedback: Any) -> dict[str, object]:
 
 
 def detections_of(array: Any) -> list[Detection]:
-    found = []
-    for d in array.detections:
-        best = d.results[0].hypothesis if d.results else None
-        cx, cy, w, h = d.bbox.center.position.x, d.bbox.center.position.y, d.bbox.size_x, d.bbox.size_y
-        found.append(Detection(label=best.class_id if best else "", score=float(best.score) if best else 0.0,
-                               bbox=(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2),
-                               object_id=int(d.id) if d.id.isdigit() else -1))
-    return found
+    return [Detection(label=d.label, score=d.score, bbox=d.box, object_id=-1 if d.object_id is None else d.object_id)
+            for d in decode_detections(array)]
 
 
 class RosGraph:

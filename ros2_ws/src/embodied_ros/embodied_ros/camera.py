@@ -43,8 +43,8 @@ from embodied_ai.robot import load_robot_description
 from embodied_ai.robot.description import CAMERA_FRAMES
 from embodied_ai.robot.kinematics import Kinematics
 from embodied_ros.conversions import diagnostic_status_msg
-from embodied_ros.qos import LATCHED, SENSOR_DATA, STATE
-from embodied_ros.spin import run_worker, spin_until_shutdown
+from embodied_ros.kit.qos import LATCHED, SENSOR_DATA, STATE
+from embodied_ros.kit.spin import run_worker, spin_until_shutdown
 from embodied_ros.vision import LatestJointState, camera_info_msg, image_msg
 
 

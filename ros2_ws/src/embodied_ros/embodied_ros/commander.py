@@ -40,10 +40,10 @@ from embodied_ai.speech.commander import (
     DEFAULT_WAKE_PHRASES, ActivationMode, Command, CommandReply, PushToTalkGate, WakePhraseGate,
     handler_missing_reply)
 from embodied_ai.speech.normalize import normalize_command_text
-from embodied_ros.action_client import ThreadSafeActionClient
-from embodied_ros.qos import STATE
+from embodied_ros.kit.action_client import ThreadSafeActionClient
+from embodied_ros.kit.qos import STATE
 from embodied_ros.speech_conversions import NS_PER_S, time_to_ns
-from embodied_ros.spin import spin_until_shutdown
+from embodied_ros.kit.spin import spin_until_shutdown
 
 
 def _wait(future: Any, timeout_s: float) -> bool:

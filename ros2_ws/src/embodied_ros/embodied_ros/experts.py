@@ -46,11 +46,12 @@ from embodied_ai.perception.scene import describe_scene
 from embodied_ai.robot import load_robot_description
 from embodied_ai.speech.commander import Command
 from embodied_ai.speech.normalize import normalize_command_text
-from embodied_ros.action_client import ThreadSafeActionClient
+from embodied_ros.kit.action_client import ThreadSafeActionClient
 from embodied_ros.expert_registry import ExpertRegistryEndpoints
-from embodied_ros.qos import STATE
-from embodied_ros.spin import spin_until_shutdown
-from embodied_ros.vision import LatestJointState, seen_objects
+from embodied_ros.kit.qos import STATE
+from embodied_ros.kit.spin import spin_until_shutdown
+from embodied_ros.kit.detections import decode_detections
+from embodied_ros.vision import LatestJointState
 
 
 def _wait(future: Any, timeout_s: float) -> bool:
@@ -120,7 +121,7 @@ class RosRobotPort:
         """The latest detections in words; None when perception has said nothing lately."""
         if self._detections is None or time.monotonic() - self._detections[0] > self._scene_max_age_s:
             return None
-        return describe_scene(seen_objects(self._detections[1]))
+        return describe_scene([d.seen() for d in decode_detections(self._detections[1])])
 
 
 class ExpertsNode(Node):

@@ -48,9 +48,10 @@ from embodied_ai.robot import load_robot_description
 from embodied_ai.robot.description import CAMERA_FRAMES
 from embodied_ai.robot.kinematics import Kinematics
 from embodied_ros.conversions import diagnostic_status_msg
-from embodied_ros.qos import SENSOR_DATA, STATE
-from embodied_ros.spin import run_worker
-from embodied_ros.vision import LatestJointState, detection_msg, detections_msg, image_from_msg, image_msg
+from embodied_ros.kit.qos import SENSOR_DATA, STATE
+from embodied_ros.kit.spin import run_worker
+from embodied_ros.kit.detections import detection_msg, detections_msg
+from embodied_ros.vision import LatestJointState, image_from_msg, image_msg
 
 OVERLAY_COLOURS = [(0, 200, 255), (255, 120, 0), (0, 220, 0), (220, 0, 220), (0, 0, 255), (255, 255, 0)]
 

@@ -24,8 +24,8 @@ from sensor_msgs.msg import Imu, Temperature
 from embodied_ai.diagnostics import Status, hardware_statuses, stale_status
 from embodied_ai.robot.description import FORCE_SENSOR_FRAMES
 from embodied_ros.conversions import diagnostic_status_msg, hardware_view
-from embodied_ros.qos import SENSOR_DATA, STATE
-from embodied_ros.spin import spin_until_shutdown
+from embodied_ros.kit.qos import SENSOR_DATA, STATE
+from embodied_ros.kit.spin import spin_until_shutdown
 
 
 class SensorsNode(Node):

@@ -46,8 +46,10 @@ from embodied_ai.hardware.sim import SimulatedRobot
 from embodied_ai.robot import load_robot_description
 from embodied_ai.safety import load_safety_config
 from embodied_ros.conversions import hardware_state_msg, joint_state_msg
-from embodied_ros.qos import COMMANDS, LATCHED, STATE
-from embodied_ros.spin import run_worker
+from embodied_ros.kit.detections import decode_detections
+from embodied_ros.kit.goals import Ending, finish, refuse
+from embodied_ros.kit.qos import COMMANDS, LATCHED, STATE
+from embodied_ros.kit.spin import run_worker
 
 FEEDBACK_PERIOD_S = 0.05
 HARDWARE_STATE_EVERY_N_TICKS = 10
@@ -272,14 +274,9 @@ class ServoControllerNode(LifecycleNode):
 
     def _on_detections(self, msg: Detection2DArray) -> None:
         """Remember where perception placed each tracked object (for grasp by object_id)."""
-        for detection in msg.detections:
-            if not detection.id.isdigit() or not detection.results:
-                continue
-            best = detection.results[0]
-            if best.pose.covariance[0] < 0:
-                continue   # perception could not place it (no camera pose yet)
-            position = best.pose.pose.position
-            self._known_objects.update(int(detection.id), best.hypothesis.class_id, (position.x, position.y, position.z))
+        for detection in decode_detections(msg):
+            if detection.object_id is not None and detection.position is not None:
+                self._known_objects.update(detection.object_id, detection.label, detection.position)
 
     def _publish_sim_objects(self) -> None:
         hardware = self._controller.hardware if self._controller else None
@@ -397,24 +394,12 @@ class ServoControllerNode(LifecycleNode):
 
     @staticmethod
     def _abort(goal_handle: ServerGoalHandle, result: Any, code: ErrorCode, message: str) -> Any:
-        result.error_code, result.message = int(code), message
-        if hasattr(result, "success"):
-            result.success = False
-        goal_handle.abort()
-        return result
+        return refuse(goal_handle, result, code, message)
 
     @staticmethod
     def _finish(goal_handle: ServerGoalHandle, handle: CommandHandle, result: Any) -> Any:
-        result.error_code, result.message = int(handle.error_code), handle.message
-        if hasattr(result, "success"):
-            result.success = handle.state is CommandState.SUCCEEDED
-        if handle.state is CommandState.SUCCEEDED:
-            goal_handle.succeed()
-        elif handle.state is CommandState.CANCELED and goal_handle.is_cancel_requested:
-            goal_handle.canceled()
-        else:
-            goal_handle.abort()
-        return result
+        ending = {CommandState.SUCCEEDED: Ending.SUCCEEDED, CommandState.CANCELED: Ending.CANCELED}
+        return finish(goal_handle, result, ending.get(handle.state, Ending.ABORTED), handle.error_code, handle.message)
 
 
 def main(args: list[str] | None = None) -> None:

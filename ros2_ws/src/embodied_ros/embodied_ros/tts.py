@@ -33,9 +33,9 @@ from embodied_ai.speech.audio import Audio, concatenate, to_wav_bytes
 from embodied_ai.speech.devices import Speaker, parse_device
 from embodied_ai.speech.errors import SpeechError, SpeechUnavailable
 from embodied_ai.speech.tts import SpeechSynthesizer, TtsConfig, load_synthesizer
-from embodied_ros.qos import LATCHED, STATE
+from embodied_ros.kit.qos import LATCHED, STATE
 from embodied_ros.speech_conversions import audio_msg
-from embodied_ros.spin import spin_until_shutdown
+from embodied_ros.kit.spin import spin_until_shutdown
 
 
 class TtsNode(Node):

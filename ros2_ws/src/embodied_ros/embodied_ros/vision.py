@@ -1,25 +1,20 @@
-"""Conversions between images/detections and ROS messages (no logic beyond mapping).
+"""Conversions between images and ROS messages (no logic beyond mapping); the latest joint state.
 
 cv_bridge is not on PyPI, so images are converted here for the encodings the nodes accept.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import cv2
 import numpy as np
 from builtin_interfaces.msg import Time
-from embodied_interfaces.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, Image, JointState
-from std_msgs.msg import Header
 
-from embodied_ai.perception.detector import Detection, ImageError
+from embodied_ai.perception.detector import ImageError
 from embodied_ai.perception.render import CameraIntrinsics
-from embodied_ai.perception.scene import SeenObject
 
 # encoding -> (channels, OpenCV conversion to BGR or None)
 ENCODINGS: dict[str, tuple[int, int | None]] = {
@@ -62,43 +57,6 @@ def camera_info_msg(intrinsics: CameraIntrinsics, stamp: Time, frame_id: str) ->
     msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
     msg.p = [k.fx, 0.0, k.cx, 0.0, 0.0, k.fy, k.cy, 0.0, 0.0, 0.0, 1.0, 0.0]
     return msg
-
-
-def detection_msg(detection: Detection, header: Header, object_id: int | None = None,
-                  position: Sequence[float] | None = None) -> Detection2D:
-    """One detection; ``position`` (base_link) goes in results[0].pose, else covariance[0] = -1."""
-    x1, y1, x2, y2 = detection.box
-    msg = Detection2D(header=header, id="" if object_id is None else str(object_id))
-    msg.bbox.center.position.x, msg.bbox.center.position.y = (x1 + x2) / 2, (y1 + y2) / 2
-    msg.bbox.size_x, msg.bbox.size_y = x2 - x1, y2 - y1
-    hypothesis = ObjectHypothesisWithPose()
-    hypothesis.hypothesis.class_id, hypothesis.hypothesis.score = detection.label, float(detection.score)
-    if position is not None:
-        point = hypothesis.pose.pose.position
-        point.x, point.y, point.z = (float(v) for v in position)
-        hypothesis.pose.pose.orientation.w = 1.0
-    else:
-        hypothesis.pose.covariance[0] = -1.0
-    msg.results = [hypothesis]
-    return msg
-
-
-def detections_msg(header: Header, detections: Sequence[Detection2D]) -> Detection2DArray:
-    return Detection2DArray(header=header, detections=list(detections))
-
-
-def seen_objects(msg: Detection2DArray) -> list[SeenObject]:
-    """The inverse of detection_msg, as the scene description wants it."""
-    seen = []
-    for detection in msg.detections:
-        if not detection.results:
-            continue
-        best = detection.results[0]
-        point = best.pose.pose.position
-        position = None if best.pose.covariance[0] < 0 else (point.x, point.y, point.z)
-        object_id = int(detection.id) if detection.id.isdigit() else None
-        seen.append(SeenObject(best.hypothesis.class_id, best.hypothesis.score, object_id, position))
-    return seen
 
 
 class LatestJointState:

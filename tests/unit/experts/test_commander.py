@@ -20,7 +20,7 @@ from embodied_ai.experts.router import Router
 from embodied_ai.experts.service import ExpertService
 from embodied_ai.robot import RobotDescription
 from embodied_ai.speech.commander import Command
-from tests.unit.experts_fixtures import RecordingRobot, base, engine  # noqa: F401 - fixtures
+from tests.unit.experts.recording_robot import RecordingRobot
 
 pytestmark = pytest.mark.timeout(1500)
 
@@ -110,7 +110,7 @@ def test_actions_become_the_right_goals(description: RobotDescription) -> None:
 
 
 @pytest.fixture(scope="module")
-def service(base: BuiltBase, engine: InferenceEngine, tmp_path_factory: pytest.TempPathFactory  # noqa: F811
+def service(base: BuiltBase, engine: InferenceEngine, tmp_path_factory: pytest.TempPathFactory
             ) -> ExpertService:
     state = tmp_path_factory.mktemp("state")
     svc = ExpertService(state, base, engine=engine, router=Router.load(state / "router"))

@@ -13,7 +13,6 @@ from embodied_ai.experts.adapters import write_onnx_adapter
 from embodied_ai.experts.engine import GenerationRequest, InferenceEngine
 from embodied_ai.experts.paths import REPO_EXPERTS_DIR
 from embodied_ai.experts.robot_actions import action_json_schema, parse_action
-from tests.unit.experts_fixtures import base, engine  # noqa: F401 - fixtures
 
 # The first test may build the base into the cache (scripts/setup.sh normally has); a busy 2-core
 # machine needs more than the default 300 s for that.
@@ -84,7 +83,7 @@ def test_unknown_expert_is_not_ready(engine: InferenceEngine) -> None:
     assert refused.value.code is ErrorCode.EXPERT_NOT_READY
 
 
-def test_lru_evicts_the_least_recently_used_adapter(base, tmp_path: Path) -> None:  # noqa: F811
+def test_lru_evicts_the_least_recently_used_adapter(base, tmp_path: Path) -> None:
     adapter = write_onnx_adapter(REPO_EXPERTS_DIR / "robot_control" / "adapter", tmp_path / "a.onnx_adapter",
                                  set(base.lora_inputs))
     size_mb = adapter.stat().st_size / 2**20

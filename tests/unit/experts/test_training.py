@@ -14,7 +14,6 @@ from embodied_ai.experts.base_build import BuiltBase
 from embodied_ai.experts.engine import GenerationRequest
 from embodied_ai.experts.service import ExpertService
 from embodied_ai.experts.training import TrainingConfig, TrainingJob, TrainingRequest
-from tests.unit.experts_fixtures import base, engine, service  # noqa: F401 - fixtures
 
 # The first test may build the base into the cache (scripts/setup.sh normally has); a busy 2-core
 # machine needs more than the default 300 s for that.
@@ -37,7 +36,7 @@ def _scratch_config(**overrides: object) -> TrainingConfig:
     return TrainingConfig(**values)  # type: ignore[arg-type]
 
 
-def test_stop_saves_a_checkpoint_and_resume_finishes(base: BuiltBase, tmp_path: Path) -> None:  # noqa: F811
+def test_stop_saves_a_checkpoint_and_resume_finishes(base: BuiltBase, tmp_path: Path) -> None:
     dataset = _dataset(tmp_path / "upload.jsonl")
     job = TrainingJob(TrainingRequest("job1", "math", dataset, base.train_hf_dir, _scratch_config()), tmp_path / "jobs")
     job.on_progress = lambda status: job.stop() if status.current_step >= 3 else None

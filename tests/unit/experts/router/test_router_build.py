@@ -6,13 +6,12 @@ import json
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 
 import onnx
 
 from embodied_ai.experts.router import GateSession
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "models" / "router"
 
 

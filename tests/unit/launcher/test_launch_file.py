@@ -17,8 +17,8 @@ import yaml
 
 from embodied_ai.launcher.config import load_launch_config
 from embodied_ai.launcher.environment import ros_environment
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 LAUNCH_FILE = REPO / "launch" / "robot.launch.py"
 CONFIG = REPO / "launch" / "robot.yaml"
 SHARE = "/opt/ros_ws/install/embodied_ros/share/embodied_ros"  # what get_package_share_directory gives

@@ -19,7 +19,6 @@ from embodied_ai.experts.evaluation import evaluate_final_answers, final_answer,
 from embodied_ai.experts.expert_build import adapter_sha256
 from embodied_ai.experts.paths import REPO_EXPERTS_DIR, REPO_ROOT
 from embodied_ai.experts.service import ExpertService
-from tests.unit.experts_fixtures import base, engine  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.timeout(900)  # model-heavy: generous on a slow, shared machine
 MATH_SAMPLE = 15
@@ -59,7 +58,7 @@ def test_held_out_splits_share_no_prompt_or_module(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("expert", ["math", "python"])
-def test_the_build_script_runs_on_a_tiny_configuration(base: BuiltBase, tmp_path: Path,  # noqa: F811
+def test_the_build_script_runs_on_a_tiny_configuration(base: BuiltBase, tmp_path: Path,
                                                        expert: str) -> None:
     finished = subprocess.run([sys.executable, str(REPO_EXPERTS_DIR / expert / "build.py"), "--tiny",
                                "--out", str(tmp_path)], capture_output=True, text=True, cwd=REPO_ROOT, timeout=1200)
@@ -72,7 +71,7 @@ def test_the_build_script_runs_on_a_tiny_configuration(base: BuiltBase, tmp_path
         assert metrics["perplexity"]["base_without_adapter"]["tokens"] == metrics["perplexity"]["adapter"]["tokens"]
 
 
-def test_install_defaults_registers_every_shipped_expert(base: BuiltBase, engine: InferenceEngine,  # noqa: F811
+def test_install_defaults_registers_every_shipped_expert(base: BuiltBase, engine: InferenceEngine,
                                                          tmp_path: Path) -> None:
     service = ExpertService(tmp_path / "state", base, engine=engine)
     try:
@@ -88,7 +87,7 @@ def test_install_defaults_registers_every_shipped_expert(base: BuiltBase, engine
 
 
 def test_the_math_adapter_answers_held_out_problems_better_than_the_base(
-        base: BuiltBase, engine: InferenceEngine, tmp_path: Path) -> None:  # noqa: F811
+        base: BuiltBase, engine: InferenceEngine, tmp_path: Path) -> None:
     adapter = write_onnx_adapter(REPO_EXPERTS_DIR / "math" / "adapter", tmp_path / "math.onnx_adapter",
                                  set(base.lora_inputs))
     engine.load_adapter("math_test", adapter)

@@ -17,7 +17,6 @@ from embodied_ai.experts.engine import InferenceEngine
 from embodied_ai.experts.evaluation import EvaluationReport, evaluate_robot_control, read_rows
 from embodied_ai.experts.expert_build import adapter_sha256
 from embodied_ai.experts.paths import REPO_EXPERTS_DIR, REPO_ROOT
-from tests.unit.experts_fixtures import base, engine  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.timeout(900)  # model-heavy: generous on a slow, shared machine
 EXPERT_DIR = REPO_EXPERTS_DIR / "robot_control"
@@ -32,7 +31,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def robot_engine(base: BuiltBase, engine: InferenceEngine, tmp_path_factory: pytest.TempPathFactory  # noqa: F811
+def robot_engine(base: BuiltBase, engine: InferenceEngine, tmp_path_factory: pytest.TempPathFactory
                  ) -> InferenceEngine:
     adapter = write_onnx_adapter(EXPERT_DIR / "adapter", tmp_path_factory.mktemp("a") / "rc.onnx_adapter",
                                  set(base.lora_inputs))
@@ -109,7 +108,7 @@ def test_the_adapter_changes_the_output_the_way_it_was_trained(robot_engine: Inf
     assert without.exact_rate <= 0.3 < sample_report.exact_rate
 
 
-def test_the_build_script_runs_on_a_tiny_configuration(base: BuiltBase, tmp_path: Path) -> None:  # noqa: F811
+def test_the_build_script_runs_on_a_tiny_configuration(base: BuiltBase, tmp_path: Path) -> None:
     finished = subprocess.run([sys.executable, str(EXPERT_DIR / "build.py"), "--tiny", "--out", str(tmp_path)],
                               capture_output=True, text=True, cwd=REPO_ROOT, timeout=1500)
     assert finished.returncode == 0, finished.stderr[-3000:]

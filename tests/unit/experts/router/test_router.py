@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import onnx
@@ -22,8 +21,9 @@ from embodied_ai.experts.router import (
     load_labelled_prompts,
 )
 from embodied_ai.experts.router.embedding import reference_model_dir
+from tests.conftest import REPO
 
-DATA = Path(__file__).resolve().parents[2] / "models" / "router" / "data"
+DATA = REPO / "models" / "router" / "data"
 DEFAULT_EXPERTS = ["general", "math", "python", "robot_control"]
 
 

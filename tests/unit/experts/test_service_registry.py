@@ -15,7 +15,6 @@ from embodied_ai.errors import EmbodiedError, ErrorCode
 from embodied_ai.experts.engine import GenerationRequest
 from embodied_ai.experts.service import ExpertService, model_shape
 from embodied_ai.experts.training import TrainingConfig, TrainingJob, TrainingRequest
-from tests.unit.experts_fixtures import base, engine, service  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.timeout(1500)  # the first test may build the base into the cache
 
