@@ -25,8 +25,8 @@ def full_scene(messages: list[Detection2DArray]) -> bool:
 
 def latest_scene(client) -> Detection2DArray:
     messages = client.collect(Detection2DArray, "/detections", PERCEPTION_STARTUP_S, until=full_scene)
-    assert messages and full_scene([m for _, m in messages]), \
-        f"no detections of {LABELS}: {[[d.results[0].hypothesis.class_id for d in m.detections] for _, m in messages[-3:]]}"
+    seen = [[d.results[0].hypothesis.class_id for d in m.detections] for _, m in messages[-3:]]
+    assert messages and full_scene([m for _, m in messages]), f"no detections of {LABELS}: {seen}"
     return messages[-1][1]
 
 

@@ -3,7 +3,8 @@
 ``ServoController.tick()`` is the control loop body: read the hardware, fold faults in,
 advance the active command, pass the setpoints through the gate, write the bus. The public
 methods (move, stream, grasp, cancel, emergency_stop, ...) are called from other threads
-(ROS callbacks) and validate everything before the loop ever sees it.
+(ROS callbacks) and validate everything before the loop ever sees it. Every tuning value
+(tolerances, timeouts, the grasp back-off) comes from the safety config, launch/safety.yaml.
 """
 
 from __future__ import annotations
@@ -33,14 +34,6 @@ from embodied_ai.safety.gate import SetpointGate
 from embodied_ai.safety.limits import minimum_duration, validate_duration, validate_targets
 from embodied_ai.safety.monitor import FaultMonitor
 from embodied_ai.safety.watchdog import Watchdog
-
-# A joint counts as arrived when its measured position is this close to the goal.
-ARRIVAL_TOLERANCE_RAD = 0.01
-# How long a finished trajectory may wait for the servos to settle before reporting anyway.
-SETTLE_TIMEOUT_S = 1.0
-# A late cycle advances a streamed joint by at most this much time: catching up in one long
-# step would leave it with a speed that the following short steps cannot brake in time.
-MAX_TRACKING_STEP_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -257,7 +250,7 @@ class ServoController:
                 "joints are stopped by a fault: " + ", ".join(f"{j} ({r})" for j, r in faulted.items())
             )
 
-    def _replace_command(self, command: Command) -> None:
+    def _replace_command(self, command: MoveCommand | StreamCommand | GraspCommand) -> None:
         previous = self._command
         if previous is not None and previous.handle is not None:
             previous.handle.finish(CommandState.ABORTED, f"preempted by a new {command.handle.kind} command")
@@ -306,10 +299,10 @@ class ServoController:
             self._apply(positions, velocities)
             command.handle.progress = min(1.0, t / command.trajectory.duration)
             if command.trajectory.finished(t):
-                arrived = all(
-                    abs(self._positions.get(j, g) - g) <= ARRIVAL_TOLERANCE_RAD for j, g in command.trajectory.goal.items()
-                )
-                if arrived or t > command.trajectory.duration + SETTLE_TIMEOUT_S:
+                tolerances = self.safety.control
+                arrived = all(abs(self._positions.get(j, g) - g) <= tolerances.arrival_tolerance_rad
+                              for j, g in command.trajectory.goal.items())
+                if arrived or t > command.trajectory.duration + tolerances.settle_timeout_s:
                     command.handle.result = {j: self._positions.get(j, g) for j, g in command.trajectory.goal.items()}
                     command.handle.finish(CommandState.SUCCEEDED, "reached goal" if arrived else "goal time elapsed")
                     self._command = None
@@ -333,7 +326,7 @@ class ServoController:
                 limit = self.description.limits[joint].velocity * self.safety.default_velocity_scale
                 position, velocity = track_toward(
                     self._setpoint[joint], self._setpoint_velocity.get(joint, 0.0), target,
-                    limit, self.safety.max_deceleration_rad_s2, min(dt, MAX_TRACKING_STEP_S),
+                    limit, self.safety.max_deceleration_rad_s2, min(dt, self.safety.control.max_tracking_step_s),
                 )
                 self._apply({joint: position}, {joint: velocity})
         elif isinstance(command, GraspCommand):
@@ -346,19 +339,26 @@ class ServoController:
         handle.result = {"force_applied": force, "time_ms": elapsed * 1000.0}
         handle.progress = min(1.0, force / command.target_force)
         limits = self.description.limits[command.joint]
-        cap = self.safety.grasp.max_force_n
+        cap, backoff = self.safety.grasp.max_force_n, self.safety.grasp.backoff_rad
+        closed = abs(self._positions[command.joint] - limits.upper) < self.safety.control.arrival_tolerance_rad
         if force > cap:
-            # Back off a little and stop: the object (or the fingers) must not be crushed.
-            self._apply({command.joint: max(limits.lower, self._setpoint[command.joint] - 0.05)}, {command.joint: 0.0})
+            # Back off a little and stop: the object (or the fingers) must not be crushed. The
+            # back-off is a move within the velocity limit: a jump would trip the setpoint gate.
+            start = {command.joint: self._setpoint[command.joint]}
+            goal = {command.joint: max(limits.lower, start[command.joint] - backoff)}
+            duration = minimum_duration(self.description, start, goal, self.safety.default_velocity_scale,
+                                        self.safety.min_duration_s)
             handle.result["grasped"] = 1.0
             handle.finish(CommandState.SUCCEEDED, f"force {force:.1f} N over the cap {cap:.1f} N; backed off")
-            self._command = None
+            self._setpoint_velocity[command.joint] = 0.0
+            self._command = MoveCommand(CommandHandle("back-off", (command.joint,)),
+                                        MinJerkTrajectory(start, goal, duration), now)
         elif force >= command.target_force:
             self._apply({command.joint: self._setpoint[command.joint]}, {command.joint: 0.0})
             handle.result["grasped"] = 1.0
             handle.finish(CommandState.SUCCEEDED, f"grasped with {force:.1f} N")
             self._command = None
-        elif self._setpoint[command.joint] >= limits.upper and abs(self._positions[command.joint] - limits.upper) < ARRIVAL_TOLERANCE_RAD:
+        elif self._setpoint[command.joint] >= limits.upper and closed:
             handle.result["grasped"] = 0.0
             handle.finish(CommandState.SUCCEEDED, "gripper closed without reaching the force: nothing grasped")
             self._command = None

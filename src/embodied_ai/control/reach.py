@@ -10,15 +10,18 @@ close → lift. Every step is an ordinary ``ServoController.move``/``grasp`` cal
 passes the same validation (limits, velocities, e-stop, faults) as any other request; this
 module never writes a setpoint itself.
 
-``KnownObjects`` keeps the last position perception reported for each tracked object id.
+``KnownObjects`` keeps the last position perception reported for each tracked object id;
+``plan_object_grasp`` and ``run_object_grasp`` are the whole grasp by object id (the servo
+controller's grasp action with ``object_id`` >= 0), with the result's message.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -26,6 +29,8 @@ from scipy.optimize import least_squares
 from embodied_ai.control.commands import CommandHandle, CommandState
 from embodied_ai.control.controller import ServoController
 from embodied_ai.errors import EmbodiedError, ErrorCode, SafetyViolation
+from embodied_ai.hardware.base import RobotHardware
+from embodied_ai.hardware.sim import SimulatedRobot
 from embodied_ai.robot.description import FORCE_SENSOR_FRAMES, GRIPPER_JOINTS, RobotDescription
 from embodied_ai.robot.kinematics import Kinematics
 
@@ -50,7 +55,7 @@ class ArmReach:
         self.description = description
         self.kinematics = kinematics or Kinematics(description.urdf)
 
-    def solve(self, side: str, point: Sequence[float], current: Mapping[str, float]) -> dict[str, float]:
+    def solve(self, side: str, point: Sequence[float] | np.ndarray, current: Mapping[str, float]) -> dict[str, float]:
         """Joint targets for ``side``'s arm putting the fingers at ``point`` (base_link, m)."""
         if side not in GRIPPER_JOINTS:
             raise SafetyViolation(f"unknown arm side '{side}'; use 'l' or 'r'")
@@ -148,6 +153,17 @@ def run_steps(controller: ServoController, side: str, steps: Sequence[Step],
     return grasp_handle
 
 
+class Detected(Protocol):
+    """A detection as perception reports it (perception.scene.SeenObject, a decoded Detection2D)."""
+
+    @property
+    def object_id(self) -> int | None: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def position(self) -> Sequence[float] | None: ...
+
+
 @dataclass(frozen=True)
 class SeenObject:
     object_id: int
@@ -170,6 +186,12 @@ class KnownObjects:
             self._objects[object_id] = SeenObject(object_id, label, (float(position[0]), float(position[1]),
                                                                      float(position[2])), self._clock())
 
+    def remember(self, detections: Iterable[Detected]) -> None:
+        """Perception's detections: those it tracked (an id) and placed (a position) are remembered."""
+        for detection in detections:
+            if detection.object_id is not None and detection.position is not None:
+                self.update(detection.object_id, detection.label, detection.position)
+
     def resolve(self, object_id: int) -> SeenObject:
         with self._lock:
             seen = self._objects.get(object_id)
@@ -183,3 +205,44 @@ class KnownObjects:
             raise EmbodiedError(f"object {object_id} was last seen {age:.1f} s ago; look at it again first",
                                 ErrorCode.HARDWARE_ERROR)
         return seen
+
+
+@dataclass(frozen=True)
+class ObjectGraspPlan:
+    object_id: int
+    seen: SeenObject
+    side: str
+    steps: list[Step]
+
+
+def plan_object_grasp(reach: ArmReach, known: KnownObjects, object_id: int, side: str | None,
+                      current: Mapping[str, float], force: float) -> ObjectGraspPlan:
+    """The arm and steps to grasp the object perception knows by ``object_id``; EmbodiedError
+    (naming the object) when it is unknown, stale or out of reach."""
+    try:
+        seen = known.resolve(object_id)
+        side, steps = plan_grasp(reach, side, seen.position, current, force)
+    except EmbodiedError as exc:
+        raise EmbodiedError(f"grasp object {object_id}: {exc}", exc.code) from exc
+    return ObjectGraspPlan(object_id, seen, side, steps)
+
+
+def run_object_grasp(controller: ServoController, plan: ObjectGraspPlan,
+                     wait: Callable[[Step, CommandHandle], None]) -> CommandHandle:
+    """Run the plan (``run_steps``); the handle's message then says which object, where, and,
+    on the simulated robot, which of its objects is now in the gripper."""
+    try:
+        handle = run_steps(controller, plan.side, plan.steps, wait)
+    except EmbodiedError as exc:   # a step refused up front (e-stop, limits, force over the cap)
+        raise EmbodiedError(f"grasp object {plan.object_id}: {exc}", exc.code) from exc
+    x, y, _ = plan.seen.position
+    held = held_object_name(controller.hardware, plan.side)
+    handle.message = (f"object {plan.object_id} ({plan.seen.label} at {x:.2f}, {y:.2f} m): {handle.message}"
+                      + (f"; the simulator's '{held}' is in the {plan.side} gripper" if held else ""))
+    return handle
+
+
+def held_object_name(hardware: RobotHardware, side: str) -> str | None:
+    """The simulated object between a gripper's fingers; None on real hardware (it cannot tell)."""
+    held = hardware.held_object(side) if isinstance(hardware, SimulatedRobot) else None
+    return held.name if held is not None else None

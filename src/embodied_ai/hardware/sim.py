@@ -38,6 +38,10 @@ GRAVITY = 9.80665
 
 SHAPES = ("cube", "ball", "can")
 
+# (object id, holder "l"/"r" or "" on the table, table x, y in base_link or None): what the
+# simulator tells the cameras on sim/objects.
+ObjectState = tuple[int, str, tuple[float, float] | None]
+
 
 @dataclass
 class SimObject:
@@ -192,7 +196,7 @@ class SimulatedRobot(RobotHardware):
         with self._lock:
             self.objects = [o for o in self.objects if o.object_id != obj.object_id] + [obj]
 
-    def object_states(self) -> list[tuple[int, str, tuple[float, float] | None]]:
+    def object_states(self) -> list[ObjectState]:
         """(id, holder "l"/"r"/"", table x, y or None) for every object, as of now."""
         with self._lock:
             return [(o.object_id, o.in_gripper or "", o.table_xy) for o in self.objects]
@@ -314,3 +318,20 @@ def _gripper_side(joint: str) -> str | None:
         if joint == name:
             return side
     return None
+
+
+class ObjectStateChanges:
+    """The simulator's object states whenever they changed (a grasp took one, a release put it
+    down): sim/objects is latched and published only then."""
+
+    def __init__(self, robot: SimulatedRobot) -> None:
+        self.robot = robot
+        self._last: list[ObjectState] | None = None
+
+    def poll(self) -> list[ObjectState] | None:
+        """The states if they differ from those the last call returned, else None."""
+        states = self.robot.object_states()
+        if states == self._last:
+            return None
+        self._last = states
+        return states

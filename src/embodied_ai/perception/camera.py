@@ -12,7 +12,9 @@
 
 Every source returns BGR frames stamped at capture (wall-clock nanoseconds taken right after
 the frame is grabbed, before decoding) and raises ``CameraError`` when it cannot open or
-loses the device; the node then retries.
+loses the device. ``CaptureLoop`` is the camera node's capture thread: it reads a source at
+its rate and, when the device is missing or lost, reports it, releases it and reopens it
+every ``reconnect_period_s`` while the node stays up.
 """
 
 from __future__ import annotations
@@ -28,9 +30,15 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from embodied_ai.control.loop import LoopTimer
+from embodied_ai.diagnostics import Level
 from embodied_ai.errors import EmbodiedError, ErrorCode
+from embodied_ai.hardware.factory import load_hardware_config, sim_object_from_config, sim_table_from_config
 from embodied_ai.hardware.sim import SimObject
-from embodied_ai.perception.render import SceneStyle, TabletopRenderer
+from embodied_ai.perception.render import CameraIntrinsics, SceneStyle, TabletopRenderer
+from embodied_ai.perception.status import ComponentStatus
+from embodied_ai.robot import load_robot_description
+from embodied_ai.robot.kinematics import Kinematics
 
 
 class CameraError(EmbodiedError):
@@ -65,8 +73,10 @@ def jetson_csi_pipeline(sensor_id: int = 0, width: int = 1280, height: int = 720
     """
     return (
         f"nvarguscamerasrc sensor-id={sensor_id} ! "
-        f"video/x-raw(memory:NVMM), width=(int){width}, height=(int){height}, framerate=(fraction){fps}/1, format=(string)NV12 ! "
-        f"nvvidconv flip-method={flip_method} ! video/x-raw, width=(int){width}, height=(int){height}, format=(string)BGRx ! "
+        f"video/x-raw(memory:NVMM), width=(int){width}, height=(int){height}, "
+        f"framerate=(fraction){fps}/1, format=(string)NV12 ! "
+        f"nvvidconv flip-method={flip_method} ! "
+        f"video/x-raw, width=(int){width}, height=(int){height}, format=(string)BGRx ! "
         "videoconvert ! video/x-raw, format=(string)BGR ! appsink drop=true max-buffers=1 sync=false"
     )
 
@@ -178,7 +188,8 @@ class SimCamera:
     def read(self) -> Frame:
         positions = self._positions()
         if positions is None:
-            raise CameraError("simulated camera: no joint positions yet (is the servo controller publishing joint_states?)")
+            raise CameraError("simulated camera: no joint positions yet "
+                              "(is the servo controller publishing joint_states?)")
         stamp_ns = time.time_ns()   # the scene as of these joint positions
         with self._lock:
             view = self.renderer.render(self.camera_link, positions, self._objects(), self._style, self._rng)
@@ -186,3 +197,79 @@ class SimCamera:
 
     def close(self) -> None:
         pass
+
+
+class SimScene:
+    """The simulator's objects as a camera process knows them: their appearance from the sim
+    config; which gripper holds what, and where table objects stand, from sim/objects."""
+
+    def __init__(self, objects: Sequence[SimObject]) -> None:
+        self._objects = {o.object_id: o for o in objects}
+        self._lock = threading.Lock()
+
+    def objects(self) -> list[SimObject]:
+        with self._lock:
+            return list(self._objects.values())
+
+    def update(self, ids: Sequence[int], holders: Sequence[str], table_xy: Sequence[tuple[float, float]]) -> None:
+        """One sim/objects report: per object, its holder ("l", "r", or "" on the table) and table x, y."""
+        with self._lock:
+            for object_id, holder, xy in zip(ids, holders, table_xy):
+                obj = self._objects.get(object_id)
+                if obj is None:
+                    continue
+                obj.in_gripper = holder or None
+                obj.table_xy = None if holder else (float(xy[0]), float(xy[1]))
+
+
+def simulated_camera(robot_description_file: str, hardware_config_file: str, intrinsics: CameraIntrinsics,
+                     camera_link: str, positions: Callable[[], Mapping[str, float] | None],
+                     ) -> tuple[SimCamera, SimScene]:
+    """A camera of the simulated robot, and the scene it draws (to be kept up to date from sim/objects)."""
+    description = load_robot_description(robot_description_file)
+    config = load_hardware_config(hardware_config_file)
+    scene = SimScene([sim_object_from_config(o) for o in config.get("objects", [])])
+    renderer = TabletopRenderer(Kinematics(description.urdf), sim_table_from_config(config.get("table") or {}),
+                                intrinsics)
+    return SimCamera(renderer, camera_link, positions, scene.objects, seed=int(config.get("seed", 0))), scene
+
+
+def encode_jpeg(image: np.ndarray, quality: int) -> bytes | None:
+    """JPEG bytes of a BGR image at ``quality`` (0-100); None if OpenCV cannot encode it."""
+    ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return jpeg.tobytes() if ok else None
+
+
+class CaptureLoop:
+    """Reads ``source`` at ``rate_hz``, handing each frame to ``publish``; a source that cannot
+    open or stops delivering is reported in ``status`` (ERROR), closed, and reopened every
+    ``reconnect_period_s``. Frames are paced, never burst to catch up after a slow read."""
+
+    def __init__(self, source: CameraSource, rate_hz: float, reconnect_period_s: float,
+                 status: ComponentStatus) -> None:
+        self.source = source
+        self.rate_hz = rate_hz
+        self.reconnect_period_s = reconnect_period_s
+        self.status = status
+        self.frames = 0
+
+    def run(self, stop: threading.Event, running: Callable[[], bool], publish: Callable[[Frame], None]) -> None:
+        opened = False
+        timer = LoopTimer(self.rate_hz, max_lag_s=0.0)
+        while not stop.is_set() and running():
+            try:
+                if not opened:
+                    self.source.open()
+                    opened = True
+                    self.status.set(Level.OK, f"streaming from {self.source.description}")
+                publish(self.source.read())
+                self.frames += 1
+            except CameraError as exc:
+                # A lost or missing device: say so, let it go, try again later.
+                self.status.set(Level.ERROR, str(exc))
+                self.source.close()
+                opened = False
+                stop.wait(self.reconnect_period_s)
+                timer.restart()
+                continue
+            stop.wait(timer.next_delay())

@@ -58,11 +58,12 @@ def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, class_ids: np.nda
     if len(scores) == 0:
         return RawDetections.empty()
     xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
-    keep = cv2.dnn.NMSBoxesBatched(xywh.tolist(), scores.tolist(), class_ids.tolist(),
+    kept = cv2.dnn.NMSBoxesBatched(xywh.tolist(), scores.tolist(), class_ids.tolist(),
                                    score_threshold, iou_threshold)
-    keep = np.asarray(keep, dtype=np.int64).reshape(-1)
+    keep = np.asarray(kept, dtype=np.int64).reshape(-1)
     keep = keep[np.argsort(-scores[keep])][:max_detections]
-    return RawDetections(boxes[keep].astype(np.float32), scores[keep].astype(np.float32), class_ids[keep].astype(np.int64))
+    return RawDetections(boxes[keep].astype(np.float32), scores[keep].astype(np.float32),
+                         class_ids[keep].astype(np.int64))
 
 
 def _cxcywh_to_xyxy(cxcywh: np.ndarray) -> np.ndarray:
@@ -88,15 +89,16 @@ def decode_yolo(outputs: Sequence[np.ndarray], layout: str, num_classes: int,
     if layout == "v5":
         width = 5 + num_classes
         if table.shape[1] != width:
-            raise ModelOutputError(f"YOLO v5 with {num_classes} classes expects (1, N, {width}), got (1, {table.shape[0]}, {table.shape[1]})")
+            raise ModelOutputError(f"YOLO v5 with {num_classes} classes expects (1, N, {width}), "
+                                   f"got (1, {table.shape[0]}, {table.shape[1]})")
         class_scores = table[:, 5:] * table[:, 4:5]
     else:
         width = 4 + num_classes
         if table.shape[0] == width:
             table = table.T                      # (4 + C, N) → (N, 4 + C), the usual export
         elif table.shape[1] != width:
-            raise ModelOutputError(f"YOLO {layout} with {num_classes} classes expects (1, {width}, N) or (1, N, {width}), "
-                                   f"got (1, {table.shape[0]}, {table.shape[1]})")
+            raise ModelOutputError(f"YOLO {layout} with {num_classes} classes expects (1, {width}, N) or "
+                                   f"(1, N, {width}), got (1, {table.shape[0]}, {table.shape[1]})")
         class_scores = table[:, 4:]
     class_ids = class_scores.argmax(axis=1)
     scores = class_scores[np.arange(len(class_ids)), class_ids]

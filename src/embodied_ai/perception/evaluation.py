@@ -10,6 +10,7 @@ import contextlib
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from pycocotools.coco import COCO
@@ -31,14 +32,17 @@ def mean_average_precision(views: Sequence[RenderedView], detect: Callable[[np.n
                            classes: Sequence[str]) -> MapResult:
     """Run ``detect`` on every view's image and score it against the view's boxes."""
     class_index = {name: i for i, name in enumerate(classes)}
-    images, annotations, results = [], [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
     for image_id, view in enumerate(views, start=1):
         height, width = view.image.shape[:2]
         images.append({"id": image_id, "width": width, "height": height})
         for box in view.boxes:
             x1, y1, x2, y2 = box.box
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": class_index[box.shape] + 1,
-                                "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1), "iscrowd": 0})
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id,
+                                "category_id": class_index[box.shape] + 1, "bbox": [x1, y1, x2 - x1, y2 - y1],
+                                "area": (x2 - x1) * (y2 - y1), "iscrowd": 0})
         for detection in detect(view.image):
             x1, y1, x2, y2 = detection.box
             results.append({"image_id": image_id, "category_id": detection.class_id + 1,

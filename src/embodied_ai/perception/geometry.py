@@ -12,7 +12,8 @@ import numpy as np
 from embodied_ai.perception.render import CameraIntrinsics
 
 
-def pixel_ray(camera_pose: np.ndarray, intrinsics: CameraIntrinsics, u: float, v: float) -> tuple[np.ndarray, np.ndarray]:
+def pixel_ray(camera_pose: np.ndarray, intrinsics: CameraIntrinsics, u: float,
+              v: float) -> tuple[np.ndarray, np.ndarray]:
     """Origin and unit direction, in base_link, of the ray through pixel (u, v).
 
     ``camera_pose`` is the optical frame's 4x4 pose in base_link (z forward, x right, y down).

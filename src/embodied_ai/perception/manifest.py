@@ -34,13 +34,13 @@ class InputSpec(_Strict):
     width: int = Field(gt=0)
     resize: Literal["letterbox", "stretch"] = "letterbox"
     colour: Literal["rgb", "bgr"] = "rgb"
-    scale: float = Field(1.0 / 255.0, gt=0)     # multiplies 0-255 pixel values
+    scale: float = Field(default=1.0 / 255.0, gt=0)     # multiplies 0-255 pixel values
     fixed_shape: bool = False   # rewrite the graph's input to 1x3xHxW (models exported with another batch/size)
 
 
 class Thresholds(_Strict):
-    score: float = Field(0.35, ge=0, le=1)
-    nms_iou: float = Field(0.5, gt=0, le=1)
+    score: float = Field(default=0.35, ge=0, le=1)
+    nms_iou: float = Field(default=0.5, gt=0, le=1)
 
 
 class PackageResource(_Strict):

@@ -42,7 +42,8 @@ def letterbox(image: np.ndarray, input_hw: tuple[int, int]) -> tuple[np.ndarray,
     target_h, target_w = input_hw
     scale = min(target_w / width, target_h / height)
     new_w, new_h = round(width * scale), round(height * scale)
-    resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR) if (new_w, new_h) != (width, height) else image
+    resized = (cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+               if (new_w, new_h) != (width, height) else image)
     pad_x, pad_y = (target_w - new_w) // 2, (target_h - new_h) // 2
     canvas = cv2.copyMakeBorder(resized, pad_y, target_h - new_h - pad_y, pad_x, target_w - new_w - pad_x,
                                 cv2.BORDER_CONSTANT, value=(PAD_VALUE, PAD_VALUE, PAD_VALUE))
@@ -53,7 +54,8 @@ def stretch(image: np.ndarray, input_hw: tuple[int, int]) -> tuple[np.ndarray, I
     """Resize to ``input_hw`` without keeping the aspect ratio (CenterFace's preprocessing)."""
     height, width = image.shape[:2]
     target_h, target_w = input_hw
-    resized = cv2.resize(image, (target_w, target_h), interpolation=cv2.INTER_LINEAR) if (target_w, target_h) != (width, height) else image
+    resized = (cv2.resize(image, (target_w, target_h), interpolation=cv2.INTER_LINEAR)
+               if (target_w, target_h) != (width, height) else image)
     return resized, InputTransform(target_w / width, target_h / height, 0.0, 0.0, width, height)
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -48,6 +48,13 @@ class CameraIntrinsics:
     def from_fov(cls, width: int, height: int, horizontal_fov_deg: float) -> "CameraIntrinsics":
         focal = (width / 2) / math.tan(math.radians(horizontal_fov_deg) / 2)
         return cls(width, height, focal, focal, (width - 1) / 2, (height - 1) / 2)
+
+    @classmethod
+    def from_camera_info(cls, width: int, height: int, k: Sequence[float]) -> "CameraIntrinsics | None":
+        """From camera_info's size and row-major K; None while the camera is uncalibrated (zeros)."""
+        if not (width and height and k[0] > 0 and k[4] > 0):
+            return None
+        return cls(width, height, k[0], k[4], k[2], k[5])
 
     def matrix(self) -> np.ndarray:
         return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
@@ -395,7 +402,8 @@ class TabletopRenderer:
         return image
 
     @staticmethod
-    def _visible_box(ids: np.ndarray, label: int, full_area: int) -> tuple[tuple[float, float, float, float], float] | None:
+    def _visible_box(ids: np.ndarray, label: int,
+                     full_area: int) -> tuple[tuple[float, float, float, float], float] | None:
         visible = (ids == label).astype(np.uint8)
         count = int(np.count_nonzero(visible))
         if full_area == 0 or count < MIN_VISIBLE_PIXELS or count / full_area < MIN_VISIBLE_FRACTION:

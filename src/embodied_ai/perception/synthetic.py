@@ -64,7 +64,8 @@ def random_objects(rng: np.random.Generator, table: SimTable, max_objects: int =
             continue
         shape = SHAPES[int(rng.integers(len(SHAPES)))]
         width = rng.uniform(0.045, 0.075)
-        height = rng.uniform(0.07, 0.13) if shape == "can" else (width if shape == "ball" else width * rng.uniform(0.8, 1.3))
+        height = (rng.uniform(0.07, 0.13) if shape == "can"
+                  else width if shape == "ball" else width * rng.uniform(0.8, 1.3))
         objects.append(SimObject(
             object_id=len(objects) + 1, name=f"{shape}_{attempt}", width_m=width, shape=shape,
             colour_bgr=random_colour(rng), height_m=height, table_xy=xy, yaw=rng.uniform(0, math.pi),
@@ -91,7 +92,7 @@ def random_style(rng: np.random.Generator, table: SimTable) -> SceneStyle:
         light_direction=(rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(0.4, 1.5)),
         ambient=rng.uniform(0.35, 0.7),
         diffuse=rng.uniform(0.25, 0.6),
-        channel_gain=tuple(rng.uniform(0.85, 1.15, 3).round(3)),  # type: ignore[arg-type]
+        channel_gain=tuple(rng.uniform(0.85, 1.15, 3).round(3)),
         table_texture=rng.uniform(0, 12),
         noise_sigma=rng.uniform(0, 6),
         blur_kernel=int(rng.choice([0, 0, 3, 5])),

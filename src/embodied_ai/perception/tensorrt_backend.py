@@ -112,7 +112,8 @@ class TensorRTBackend:
     def run(self, tensor: np.ndarray) -> list[np.ndarray]:
         _, host_in, device_in = self._inputs[0]
         if tensor.shape != host_in.shape:
-            raise EmbodiedError(f"TensorRT engine takes {host_in.shape}, got {tensor.shape}", ErrorCode.INFERENCE_FAILED)
+            raise EmbodiedError(f"TensorRT engine takes {host_in.shape}, got {tensor.shape}",
+                                ErrorCode.INFERENCE_FAILED)
         self._context.push()
         try:
             np.copyto(host_in, tensor)

@@ -28,6 +28,11 @@ FORCE_SENSOR_FRAMES: dict[str, str] = {"gripper_l": "gripper_l_force_link", "gri
 IMU_FRAME = "imu_link"
 
 
+def camera_frame(camera: str) -> str:
+    """The optical frame of a camera: from the URDF for the contract's cameras, else ``<camera>_optical_frame``."""
+    return CAMERA_FRAMES.get(camera, f"{camera}_optical_frame")
+
+
 class RobotDescriptionError(ValueError):
     """The URDF is missing, malformed or breaks the robot contract."""
 
@@ -83,7 +88,8 @@ def parse_robot_description(urdf: str) -> RobotDescription:
         try:
             values = {key: float(limit.attrib[key]) for key in ("lower", "upper", "velocity", "effort")}
         except (KeyError, ValueError) as exc:
-            raise RobotDescriptionError(f"joint '{name}': <limit> needs numeric lower, upper, velocity, effort ({exc})") from exc
+            raise RobotDescriptionError(
+                f"joint '{name}': <limit> needs numeric lower, upper, velocity, effort ({exc})") from exc
         if not all(math.isfinite(v) for v in values.values()):
             raise RobotDescriptionError(f"joint '{name}': limits must be finite")
         if values["lower"] >= values["upper"] or values["velocity"] <= 0 or values["effort"] <= 0:

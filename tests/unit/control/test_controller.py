@@ -210,3 +210,66 @@ def test_a_new_command_preempts_the_active_one(rig):
     rig.run_until_done(second)
     assert second.state is CommandState.SUCCEEDED
 
+
+
+# -- the tolerances of launch/safety.yaml: each test fails if its value is ignored ---------------
+def rig_with(description, sim, clock, safety, **sections) -> ControllerRig:
+    """A rig whose safety config has ``sections`` (e.g. control={...}) merged into the shipped one."""
+    changed = {name: getattr(safety, name).model_copy(update=values) for name, values in sections.items()}
+    controller = ServoController(description, sim, safety.model_copy(update=changed), clock=clock)
+    controller.activate()
+    return ControllerRig(controller, clock, sim)
+
+
+def test_a_move_ends_when_its_joints_are_within_the_arrival_tolerance(rig):
+    handle = rig.controller.move({"head_pan": DEG(20)}, duration=0.5)
+    rig.run_until_done(handle)
+    assert handle.message == "reached goal"
+    assert abs(rig.status.positions["head_pan"] - DEG(20)) <= rig.controller.safety.control.arrival_tolerance_rad
+
+
+def test_a_move_whose_joints_do_not_arrive_reports_after_the_settle_timeout(description, sim, clock, safety):
+    rig = rig_with(description, sim, clock, safety, control={"arrival_tolerance_rad": 1e-9, "settle_timeout_s": 0.3})
+    started = clock.now
+    handle = rig.controller.move({"head_pan": DEG(20)}, duration=0.5)
+    rig.run_until_done(handle)
+    assert handle.state is CommandState.SUCCEEDED and handle.message == "goal time elapsed"
+    assert clock.now - started == pytest.approx(0.5 + 0.3, abs=0.011)
+
+
+@pytest.mark.parametrize("tolerance_rad, ending", [(0.01, "nothing grasped"), (1e-9, "timed out after 2.0 s")])
+def test_an_empty_gripper_counts_as_closed_within_the_arrival_tolerance(description, sim, clock, safety,
+                                                                         tolerance_rad, ending):
+    rig = rig_with(description, sim, clock, safety, control={"arrival_tolerance_rad": tolerance_rad},
+                   grasp={"timeout_s": 2.0})
+    handle = rig.controller.grasp("l", 5.0)   # nothing between the left fingers
+    rig.run_until_done(handle)
+    assert ending in handle.message
+
+
+@pytest.mark.parametrize("max_step_s", [0.02, 0.005])
+def test_a_late_cycle_advances_a_streamed_joint_by_at_most_the_max_tracking_step(description, sim, clock, safety,
+                                                                               max_step_s):
+    rig = rig_with(description, sim, clock, safety, control={"max_tracking_step_s": max_step_s})
+    rig.controller.stream({"head_pan": DEG(80)})
+    rig.step(0.3)   # at the scaled velocity limit by now
+    before = rig.controller.setpoints["head_pan"]
+    rig.clock.advance(0.1)   # a cycle 100 ms late
+    rig.controller.tick()
+    speed = description.joint("head_pan").velocity * safety.default_velocity_scale
+    assert rig.controller.setpoints["head_pan"] - before == pytest.approx(speed * max_step_s, rel=0.05)
+
+
+@pytest.mark.parametrize("backoff_rad", [0.05, 0.1])
+def test_a_force_over_the_cap_backs_the_gripper_off_by_the_configured_amount(description, sim, clock, safety,
+                                                                             backoff_rad):
+    rig = rig_with(description, sim, clock, safety, grasp={"backoff_rad": backoff_rad})
+    handle = rig.controller.grasp("r", safety.grasp.max_force_n)   # the force overshoots the target: the cap
+    while not handle.done:
+        at_cap = rig.controller.setpoints["gripper_r"]
+        rig.step()
+    assert handle.state is CommandState.SUCCEEDED and "over the cap 15.0 N; backed off" in handle.message
+    rig.step(0.5)
+    assert rig.controller.setpoints["gripper_r"] == pytest.approx(at_cap - backoff_rad)
+    assert rig.status.forces["gripper_r"] < safety.grasp.max_force_n
+    assert not rig.controller.emergency_stopped, rig.events   # backed off within the velocity limit

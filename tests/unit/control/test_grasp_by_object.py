@@ -9,13 +9,23 @@ import numpy as np
 import pytest
 
 from embodied_ai.control import CommandState, ServoController
-from embodied_ai.control.reach import ArmReach, KnownObjects, ReachError, grasp_steps, plan_grasp, run_steps
-from embodied_ai.errors import EmbodiedError, SafetyViolation
+from embodied_ai.control.reach import (
+    ArmReach,
+    KnownObjects,
+    ReachError,
+    grasp_steps,
+    plan_grasp,
+    plan_object_grasp,
+    run_object_grasp,
+    run_steps,
+)
+from embodied_ai.errors import EmbodiedError, ErrorCode, SafetyViolation
 from embodied_ai.hardware.factory import load_hardware_config, sim_object_from_config, sim_table_from_config
 from embodied_ai.hardware.sim import SimulatedRobot
 from embodied_ai.perception.detector import Detector
 from embodied_ai.perception.pipeline import Perception
 from embodied_ai.perception.render import CameraIntrinsics, TabletopRenderer
+from embodied_ai.perception.scene import SeenObject
 from embodied_ai.perception.tracker import IouTracker
 from tests.conftest import REPO, ControllerRig, RecordingHardware
 
@@ -147,3 +157,38 @@ def test_unknown_and_stale_object_ids_are_refused():
     now[0] = 6.0
     with pytest.raises(EmbodiedError, match="last seen 6.0 s ago"):
         known.resolve(3)
+
+
+def test_the_result_names_the_object_where_it_was_and_what_the_simulator_holds(description, safety, clock, scene_sim,
+                                                                               tabletop):
+    rig = ControllerRig(ServoController(description, scene_sim, safety, clock=clock), clock, scene_sim)
+    rig.controller.activate()
+    known = perceive(tabletop, scene_sim)
+    can_id = object_id_of(known, "can")
+    plan = plan_object_grasp(ArmReach(description), known, can_id, None, rig.controller.setpoints, 6.0)
+    handle = run_object_grasp(rig.controller, plan, lambda step, h: rig.run_until_done(h, timeout=15))
+    x, y, _ = known.resolve(can_id).position
+    assert plan.side == "r" and handle.state is CommandState.SUCCEEDED
+    assert handle.message == (f"object {can_id} (can at {x:.2f}, {y:.2f} m): grasped with "
+                              f"{handle.result['force_applied']:.1f} N; "
+                              "the simulator's 'green_can' is in the r gripper")
+
+
+def test_a_refused_object_grasp_names_the_object(rig, scene_sim, tabletop):
+    known = perceive(tabletop, scene_sim)
+    reach = ArmReach(rig.controller.description)
+    with pytest.raises(EmbodiedError, match="^grasp object 999: object 999 has not been seen"):
+        plan_object_grasp(reach, known, 999, "r", rig.controller.setpoints, 6.0)
+    plan = plan_object_grasp(reach, known, object_id_of(known, "can"), "r", rig.controller.setpoints, 100.0)
+    with pytest.raises(EmbodiedError, match=f"^grasp object {plan.object_id}: .*exceeds the cap") as refused:
+        run_object_grasp(rig.controller, plan, lambda step, h: rig.run_until_done(h))
+    assert refused.value.code is ErrorCode.SAFETY_VIOLATION
+
+
+def test_only_tracked_and_placed_detections_are_remembered():
+    known = KnownObjects()
+    known.remember([SeenObject("can", 0.9, 3, (0.3, -0.2, 0.33)), SeenObject("ball", 0.8, None, (0.3, 0.2, 0.33)),
+                    SeenObject("cube", 0.7, 5, None)])
+    assert known.resolve(3).label == "can"
+    with pytest.raises(EmbodiedError, match="known ids: 3$"):
+        known.resolve(5)

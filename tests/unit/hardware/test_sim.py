@@ -5,7 +5,7 @@ import math
 import pytest
 
 from embodied_ai.hardware.base import BusFault
-from embodied_ai.hardware.sim import SimObject, SimulatedRobot
+from embodied_ai.hardware.sim import ObjectStateChanges, SimObject, SimulatedRobot
 
 
 def run(sim, clock, seconds, dt=0.005):
@@ -77,3 +77,13 @@ def test_injected_faults_show_up_per_joint(sim, clock):
 def test_imu_sees_gravity(sim, clock):
     imu = run(sim, clock, 0.01)[-1].imu
     assert imu is not None and imu.linear_acceleration[2] == pytest.approx(9.81, abs=0.1)
+
+
+def test_object_states_are_reported_only_when_they_change(description, clock):
+    robot = SimulatedRobot(description, [SimObject(1, "red_cube", 0.05, "r"),
+                                         SimObject(2, "ball", 0.05, table_xy=(0.4, 0.1))], clock=clock)
+    changes = ObjectStateChanges(robot)
+    assert changes.poll() == [(1, "r", None), (2, "", (0.4, 0.1))]
+    assert changes.poll() is None
+    robot.place_object(SimObject(1, "red_cube", 0.05, table_xy=(0.3, -0.1)))   # set down
+    assert changes.poll() == [(2, "", (0.4, 0.1)), (1, "", (0.3, -0.1))]

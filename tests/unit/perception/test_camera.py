@@ -1,15 +1,30 @@
 """The simulated cameras (kinematics + renderer) and the OpenCV camera sources."""
 
 import math
+import threading
+import time
 
 import cv2
 import numpy as np
 import pytest
 
+from embodied_ai.diagnostics import Level
 from embodied_ai.hardware.factory import create_hardware, load_hardware_config
-from embodied_ai.perception.camera import CameraError, OpenCVCamera, SimCamera, SourceSpec, jetson_csi_pipeline
+from embodied_ai.hardware.sim import SimObject
+from embodied_ai.perception.camera import (
+    CameraError,
+    CaptureLoop,
+    OpenCVCamera,
+    SimCamera,
+    SimScene,
+    SourceSpec,
+    encode_jpeg,
+    jetson_csi_pipeline,
+    simulated_camera,
+)
 from embodied_ai.perception.geometry import point_on_plane
 from embodied_ai.perception.render import CameraIntrinsics, TabletopRenderer
+from embodied_ai.perception.status import ComponentStatus
 from embodied_ai.robot.kinematics import Kinematics
 from tests.conftest import REPO
 
@@ -143,3 +158,50 @@ def test_a_read_after_the_device_is_gone_raises(tmp_path):
     camera = OpenCVCamera("/dev/video97")
     with pytest.raises(CameraError, match="not open"):
         camera.read()
+
+
+def test_the_capture_loop_reports_a_missing_source_retries_and_then_streams(renderer):
+    positions: list[dict | None] = [None]   # no joint_states yet: the simulated camera cannot render
+    camera = SimCamera(renderer, HEAD, lambda: positions[0], lambda: [])
+    statuses: list[tuple[Level, str]] = []
+    status = ComponentStatus("camera: head_camera", Level.WARN, "starting", "sim",
+                             lambda s, changed: statuses.append((s.level, s.message)))
+    loop = CaptureLoop(camera, rate_hz=50.0, reconnect_period_s=0.05, status=status)
+    stop, frames = threading.Event(), []
+
+    def publish(frame) -> None:
+        frames.append(frame)
+        if len(frames) == 3:
+            stop.set()
+    thread = threading.Thread(target=loop.run, args=(stop, lambda: True, publish))
+    thread.start()
+    time.sleep(0.2)
+    assert statuses[-1][0] is Level.ERROR and "no joint positions yet" in statuses[-1][1] and not frames
+    positions[0] = {}
+    thread.join(timeout=5.0)
+    assert not thread.is_alive() and loop.frames == 3 and frames[0].image.shape == (480, 640, 3)
+    assert (Level.OK, "streaming from simulated head_camera_optical_frame") in statuses
+    assert frames[0].stamp_ns < frames[-1].stamp_ns
+
+
+def test_the_scene_follows_the_simulators_reports():
+    scene = SimScene([SimObject(1, "red_cube", 0.05, "r"), SimObject(2, "ball", 0.05, table_xy=(0.4, 0.1))])
+    scene.update([1, 2, 9], ["", "l", ""], [(0.3, -0.1), (0.0, 0.0), (0.5, 0.5)])   # 9: not in this camera's config
+    cube, ball = scene.objects()
+    assert (cube.in_gripper, cube.table_xy) == (None, (0.3, -0.1))
+    assert (ball.in_gripper, ball.table_xy) == ("l", None)
+
+
+def test_a_simulated_camera_is_built_from_the_urdf_and_the_sim_config():
+    camera, scene = simulated_camera(str(REPO / "urdf" / "embodied_robot.urdf"),
+                                     str(REPO / "launch" / "hardware_sim.yaml"),
+                                     CameraIntrinsics.from_fov(320, 240, 90), WRIST, lambda: {})
+    assert {o.name for o in scene.objects()} >= {"green_can", "orange_ball"}
+    assert camera.read().image.shape == (240, 320, 3)
+
+
+def test_jpeg_encoding_round_trips():
+    image = np.full((48, 64, 3), 120, np.uint8)
+    jpeg = encode_jpeg(image, 80)
+    assert jpeg is not None and jpeg[:2] == b"\xff\xd8"
+    assert cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).shape == image.shape

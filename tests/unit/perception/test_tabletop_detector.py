@@ -101,7 +101,8 @@ def test_the_mailbox_keeps_only_the_newest_frame_and_counts_the_dropped():
 
 def test_the_training_recipe_runs_end_to_end_on_a_tiny_configuration(tmp_path):
     """Render, train a few steps, export, quantise, evaluate, write manifest and card: every stage runs."""
-    completed = subprocess.run([sys.executable, str(REPO / "models" / "tabletop" / "train.py"), "--tiny", "--out", str(tmp_path)],
+    recipe = REPO / "models" / "tabletop" / "train.py"
+    completed = subprocess.run([sys.executable, str(recipe), "--tiny", "--out", str(tmp_path)],
                                capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert '"map50_fp32"' in completed.stdout

@@ -5,6 +5,7 @@ import pytest
 from embodied_ai.robot.description import (
     CONTRACT_JOINTS,
     RobotDescriptionError,
+    camera_frame,
     load_robot_description,
     parse_robot_description,
 )
@@ -62,3 +63,8 @@ def test_unreadable_or_invalid_files_are_errors(tmp_path):
     bad.write_text("<robot><joint")
     with pytest.raises(RobotDescriptionError, match="not valid XML"):
         load_robot_description(bad)
+
+
+def test_a_cameras_frame_is_the_urdfs_or_named_after_it():
+    assert camera_frame("head_camera") == "head_camera_optical_frame"
+    assert camera_frame("bench_camera") == "bench_camera_optical_frame"

@@ -6,14 +6,16 @@ import math
 from collections.abc import Sequence
 
 from builtin_interfaces.msg import Time
-from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
-from embodied_interfaces.msg import HardwareState
-from sensor_msgs.msg import Imu, JointState
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from embodied_interfaces.msg import HardwareState, SimObjects
+from geometry_msgs.msg import Point, WrenchStamped
+from sensor_msgs.msg import Imu, JointState, Temperature
 
 from embodied_ai.control import ControllerStatus
 from embodied_ai.diagnostics import HardwareView, Status
 from embodied_ai.hardware.base import ImuReading
-from embodied_ai.robot.description import IMU_FRAME
+from embodied_ai.hardware.sim import ObjectState
+from embodied_ai.robot.description import FORCE_SENSOR_FRAMES, IMU_FRAME
 
 
 def joint_state_msg(status: ControllerStatus, stamp: Time) -> JointState:
@@ -82,3 +84,36 @@ def diagnostic_status_msg(status: Status) -> DiagnosticStatus:
         hardware_id=status.hardware_id,
         values=[KeyValue(key=k, value=v) for k, v in status.values.items()],
     )
+
+
+def diagnostic_array_msg(statuses: Sequence[Status], stamp: Time) -> DiagnosticArray:
+    array = DiagnosticArray(status=[diagnostic_status_msg(s) for s in statuses])
+    array.header.stamp = stamp
+    return array
+
+
+def wrench_msg(sensor: str, force_n: float, stamp: Time) -> WrenchStamped:
+    """A gripper's grip force (N) on wrench.force.z, in its force sensor's frame."""
+    msg = WrenchStamped()
+    msg.header.stamp, msg.header.frame_id = stamp, FORCE_SENSOR_FRAMES[sensor]
+    msg.wrench.force.z = float(force_n)
+    return msg
+
+
+def temperature_msg(joint: str, temperature_c: float, stamp: Time) -> Temperature:
+    """A motor's temperature (degrees C) in its joint's link frame."""
+    msg = Temperature(temperature=float(temperature_c), variance=0.0)
+    msg.header.stamp, msg.header.frame_id = stamp, f"{joint}_link"
+    return msg
+
+
+def sim_objects_msg(states: Sequence[ObjectState], table_z_m: float, stamp: Time) -> SimObjects:
+    """The simulator's objects: holder ("l", "r", "" on the table) and, on the table, where (base_link)."""
+    msg = SimObjects()
+    msg.header.stamp, msg.header.frame_id = stamp, "base_link"
+    for object_id, holder, table_xy in states:
+        x, y = table_xy or (0.0, 0.0)
+        msg.ids.append(object_id)
+        msg.holders.append(holder)
+        msg.positions.append(Point(x=x, y=y, z=table_z_m))
+    return msg

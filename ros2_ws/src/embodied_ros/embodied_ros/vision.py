@@ -1,4 +1,5 @@
-"""Conversions between images and ROS messages (no logic beyond mapping); the latest joint state.
+"""Conversions between images (and their stamps) and ROS messages (no logic beyond mapping);
+the latest joint state.
 
 cv_bridge is not on PyPI, so images are converted here for the encodings the nodes accept.
 """
@@ -11,7 +12,7 @@ from builtin_interfaces.msg import Time
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from rclpy.serialization import deserialize_message
-from sensor_msgs.msg import CameraInfo, Image, JointState
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
 
 from embodied_ai.perception.detector import ImageError
 from embodied_ai.perception.render import CameraIntrinsics
@@ -24,6 +25,21 @@ ENCODINGS: dict[str, tuple[int, int | None]] = {
     "rgba8": (4, cv2.COLOR_RGBA2BGR),
     "mono8": (1, cv2.COLOR_GRAY2BGR),
 }
+
+
+def stamp_msg(stamp_ns: int) -> Time:
+    """A header stamp from nanoseconds since the epoch (the cameras' capture stamps)."""
+    return Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000)
+
+
+def stamp_ns(stamp: Time) -> int:
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+def decode_image(serialised: bytes) -> tuple[Image, int]:
+    """A serialised Image (as a raw subscription takes it) and its capture stamp in ns."""
+    msg = deserialize_message(serialised, Image)
+    return msg, stamp_ns(msg.header.stamp)
 
 
 def image_msg(image_bgr: np.ndarray, stamp: Time, frame_id: str) -> Image:
@@ -47,6 +63,12 @@ def image_from_msg(msg: Image) -> np.ndarray:
     rows = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.step)   # a view: no copy of the frame
     pixels = rows[:, : msg.width * channels].reshape(msg.height, msg.width, channels)
     return np.ascontiguousarray(pixels) if conversion is None else cv2.cvtColor(pixels, conversion)
+
+
+def compressed_image_msg(jpeg: bytes, stamp: Time, frame_id: str) -> CompressedImage:
+    msg = CompressedImage(format="jpeg", data=jpeg)
+    msg.header.stamp, msg.header.frame_id = stamp, frame_id
+    return msg
 
 
 def camera_info_msg(intrinsics: CameraIntrinsics, stamp: Time, frame_id: str) -> CameraInfo:

@@ -13,7 +13,7 @@ from rcl_interfaces.msg import ParameterType
 from rclpy.context import Context
 from rclpy.parameter import Parameter
 
-from embodied_ros.kit.parameters import ParameterError, declare_parameters
+from embodied_ros.kit.parameters import ParameterError, declare_parameter_group, declare_parameters
 
 
 class Mode(str, Enum):
@@ -71,4 +71,24 @@ def test_a_bad_value_is_a_clear_error_naming_the_parameter(context: Context, ove
     example = node(context, **overrides)
     with pytest.raises(ParameterError, match=named):
         declare_parameters(example, ExampleConfig)
+    example.destroy_node()
+
+
+class ExampleTimeouts(BaseModel):
+    move_s: float = Field(30.0, gt=0, description="one move, s")
+    stop_s: float = Field(5.0, gt=0, description="the stop call, s")
+
+
+def test_a_group_is_declared_under_its_prefix(context: Context) -> None:
+    example = node(context, **{"timeouts.stop_s": 2.0})
+    timeouts = declare_parameter_group(example, "timeouts", ExampleTimeouts)
+    assert timeouts == ExampleTimeouts(stop_s=2.0)
+    assert example.describe_parameter("timeouts.move_s").description == "one move, s"
+    example.destroy_node()
+
+
+def test_a_bad_value_in_a_group_names_the_full_parameter(context: Context) -> None:
+    example = node(context, **{"timeouts.move_s": 0.0})
+    with pytest.raises(ParameterError, match=r"timeouts\.move_s"):
+        declare_parameter_group(example, "timeouts", ExampleTimeouts)
     example.destroy_node()

@@ -1,11 +1,15 @@
 """The node kit: what every node of this package does the same way, written once.
 
-- ``goals``: an action server ends a goal (success, refusal, cancel) with a seed error code.
+- ``goals``: an action server ends a goal (success, refusal, cancel) with an error code of the
+  Robot API (embodied_ai.errors.ErrorCode).
 - ``goal_client``: send a goal, stream its feedback, wait with a timeout, cancel on timeout;
   one blocking form for worker threads and one asyncio form for the REST bridge.
-- ``detections``: the one decoder of embodied_interfaces/Detection2DArray.
+- ``services``: a Trigger-like service answered with success and a message or the reason.
+- ``detections``: the one codec of embodied_interfaces/Detection2DArray.
 - ``parameters``: ROS parameters declared from the core library's config models (type,
   default, range and description in a ParameterDescriptor).
+- ``lifecycle``: a lifecycle node that configures and activates itself (``autostart``);
+  ``endpoints``: what it created while configuring, destroyed together at cleanup.
 - ``spin``, ``action_client``, ``qos``: spinning and clean shutdown, a thread-safe action
   client, the QoS profiles.
 """

@@ -80,26 +80,37 @@ def ros_default(field: Any) -> Any:
     return element(getattr(value, "value", value))
 
 
-def declare_parameters(node: Node, model: type[Config]) -> Config:
+def declare_parameters(node: Node, model: type[Config], prefix: str = "") -> Config:
     """Declare every field of ``model`` on ``node``; the values the node was started with, validated.
 
-    Raises ParameterError naming every field that does not fit (the node's configure fails with
-    that message, rather than run with a value out of its range).
+    With a ``prefix`` each field is the parameter ``prefix.field``, as a parameters file nests
+    a group (``timeouts: {generate_s: 300.0}``). Raises ParameterError naming every parameter
+    that does not fit (the node's configure then fails with that message, rather than run with
+    a value out of its range).
     """
-    for name, field in model.model_fields.items():
-        if node.has_parameter(name):
+    names = {(f"{prefix}.{name}" if prefix else name): name for name in model.model_fields}
+    for full, name in names.items():
+        if node.has_parameter(full):
             continue
+        field = model.model_fields[name]
         try:
-            node.declare_parameter(name, ros_default(field), descriptor(name, field))
+            node.declare_parameter(full, ros_default(field), descriptor(full, field))
         except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
-            raise ParameterError(f"{node.get_name()} parameters: {name}: {exc}") from exc
-    return read_parameters(node, model)
+            raise ParameterError(f"{node.get_name()} parameters: {full}: {exc}") from exc
+    return read_parameters(node, model, prefix)
 
 
-def read_parameters(node: Node, model: type[Config]) -> Config:
-    values = {name: node.get_parameter(name).value for name in model.model_fields}
+def read_parameters(node: Node, model: type[Config], prefix: str = "") -> Config:
+    """The declared parameters' current values, validated (after a ``ros2 param set``, say)."""
+    names = {(f"{prefix}.{name}" if prefix else name): name for name in model.model_fields}
     try:
-        return model.model_validate(values)
+        return model.model_validate({name: node.get_parameter(full).value for full, name in names.items()})
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        where = f"{prefix}." if prefix else ""
+        problems = "; ".join(f"{where}{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ParameterError(f"{node.get_name()} parameters: {problems}") from exc
+
+
+def declare_parameter_group(node: Node, prefix: str, model: type[Config]) -> Config:
+    """``declare_parameters`` for the group ``prefix``."""
+    return declare_parameters(node, model, prefix)
