@@ -266,9 +266,9 @@ def bench_graph(recording: Any, per_utterance: list[dict[str, Any]], domain: int
     import rclpy
     from embodied_interfaces.action import Speak
     from embodied_interfaces.msg import AudioData, Transcript
-    from embodied_ros.kit.action_client import ThreadSafeActionClient as ActionClient
     from rclpy.executors import SingleThreadedExecutor
 
+    from embodied_ros.kit.action_client import ThreadSafeActionClient as ActionClient
     from embodied_ros.kit.qos import AUDIO, STATE
     from embodied_ros.speech_conversions import NS_PER_S, audio_msg, ns_to_time, time_to_ns
 

@@ -76,7 +76,8 @@ def test_handle_command_moves_the_simulated_robot(experts: GraphClient) -> None:
     before = experts.latest(JointState, "joint_states")
     start = dict(zip(before.name, before.position))["head_pan"]
     result = experts.run(HandleCommand, "handle_command",
-                         HandleCommand.Goal(text="turn your head left by 20 degrees", source="text"), timeout=120).result
+                         HandleCommand.Goal(text="turn your head left by 20 degrees", source="text"),
+                         timeout=120).result
     assert result.success, result
     assert json.loads(result.actions_json) == [{"action": "move", "joint": "head_pan", "mode": "by", "degrees": 20}]
     time.sleep(0.3)
@@ -100,7 +101,8 @@ def test_describe_the_scene_names_what_perception_detects(experts: GraphClient) 
     classes = {d.results[0].hypothesis.class_id for d in seen.detections}
     assert classes, "perception sees the simulated tabletop"
     result = experts.run(HandleCommand, "handle_command",
-                         HandleCommand.Goal(text="describe what you see on the table", source="text"), timeout=120).result
+                         HandleCommand.Goal(text="describe what you see on the table", source="text"),
+                         timeout=120).result
     assert result.success, result
     assert json.loads(result.actions_json) == [{"action": "describe"}]
     assert result.reply.startswith("I see ") and all(label in result.reply for label in classes), result.reply

@@ -299,7 +299,8 @@ def test_push_to_talk_takes_only_what_was_said_while_the_button_was_held(lone_co
 
 
 def test_typed_commands_on_the_command_action_reach_the_handler(speech):
-    response = run_patiently(speech, HandleCommand, "/command", HandleCommand.Goal(text="what time is it", source="text"))
+    response = run_patiently(speech, HandleCommand, "/command",
+                             HandleCommand.Goal(text="what time is it", source="text"))
     assert response.result.reply
     assert response.status == (GoalStatus.STATUS_SUCCEEDED if response.result.success else GoalStatus.STATUS_ABORTED)
     handler_running = "/handle_command/_action/send_goal" in speech.services()

@@ -4,6 +4,8 @@ Modules: ``paths`` (state and cache folders), ``base_build`` (GGUF → ONNX base
 inputs), ``registry`` (SQLite), ``engine`` (ONNX Runtime GenAI inference), ``training``
 (LoRA with torch), ``adapters`` (PEFT → .onnx_adapter), ``robot_actions`` (the JSON action
 contract), ``commander`` (words → validated robot actions), ``datasets_builtin`` (the default
-experts' dataset builders). The router and dataset validation are in ``router/`` and
+experts' dataset builders), ``service`` (all of it as one object, opened as the experts node
+runs it), ``jobs`` (training jobs as a caller follows them), ``config`` (the experts node's
+parameters). The router and dataset validation are in ``router/`` and
 ``datasets``.
 """

@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -186,7 +187,8 @@ def gguf_to_hf(gguf: Path, out_dir: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    # Any: these flags are set on the model instance, beyond what transformers declares.
+    model: Any = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     # transformers refuses to save a model it believes is still GGUF-quantized; the weights
     # are plain fp32 tensors by now.
@@ -210,7 +212,7 @@ def write_template_adapter(hf_dir: Path, out_dir: Path, recipe: BaseRecipe) -> N
     model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32)
     config = LoraConfig(r=recipe.lora_rank, lora_alpha=recipe.lora_rank, target_modules=list(recipe.lora_modules),
                         lora_dropout=0.0, task_type="CAUSAL_LM")
-    get_peft_model(model, config).save_pretrained(out_dir)
+    get_peft_model(model, config).save_pretrained(str(out_dir))
 
 
 def lora_node_names(num_layers: int, modules: tuple[str, ...]) -> list[str]:
@@ -260,7 +262,7 @@ def lora_initializers_to_inputs(model_path: Path) -> list[str]:
         # One rank symbol per adapted projection (shared by its A and B): an adapter may cover
         # only some layers, and ORT requires every input named with one symbol to agree in size.
         rank = name.replace(".lora_A.", ".lora.").replace(".lora_B.", ".lora.").replace(".MatMul.weight", ".rank")
-        shape: list[object] = [rows, rank] if kind == "A" else [rank, cols]
+        shape: list[str | int] = [rows, rank] if kind == "A" else [rank, cols]
         empty = np.zeros((rows, 0) if kind == "A" else (0, cols), dtype=weight.dtype)
         graph.initializer.remove(initializers[name])
         graph.initializer.append(numpy_helper.from_array(empty, name))
@@ -358,7 +360,8 @@ def decode_onnx_weights_to_hf(model_path: Path, hf_dir: Path, out_dir: Path) -> 
     return {"decoded_weights": len(replaced), "max_relative_weight_error": round(max_relative_error, 4)}
 
 
-def helper_attr(attribute: object) -> object:
+def helper_attr(attribute: Any) -> Any:
+    """An ONNX node attribute's value (an int, float, string or tensor, by the attribute's type)."""
     from onnx import helper
 
     return helper.get_attribute_value(attribute)

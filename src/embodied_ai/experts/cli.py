@@ -7,11 +7,15 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from embodied_ai.errors import EmbodiedError
 
+if TYPE_CHECKING:  # the service loads the engine's libraries: only when a command needs it
+    from embodied_ai.experts.service import ExpertService
 
-def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
     experts = commands.add_parser("experts", help="the mixture of experts: build, list, generate, train")
     experts.add_argument("--state-dir", help="default: $EMBODIED_STATE_DIR or ~/.local/state/embodied")
     sub = experts.add_subparsers(dest="experts_command", required=True)
@@ -33,7 +37,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     experts.set_defaults(func=run)
 
 
-def _service(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _service(args: argparse.Namespace) -> ExpertService:
     from embodied_ai.experts.base_build import build_base
     from embodied_ai.experts.paths import state_dir
     from embodied_ai.experts.router import Router
@@ -83,13 +87,16 @@ def _run(args: argparse.Namespace) -> int:
     if args.experts_command == "train":
         from tqdm import tqdm
 
-        from embodied_ai.experts.training import TrainingConfig
+        from embodied_ai.experts.training import TrainingConfig, TrainingStatus
 
         config = TrainingConfig(max_steps=args.max_steps, learning_rate=args.learning_rate, batch_size=args.batch_size)
         job = service.start_training(args.expert, args.dataset, config)
         with tqdm(total=args.max_steps, desc=f"training {args.expert}", unit="step") as bar:
-            job.on_progress = lambda s: (bar.update(s.current_step - bar.n),
-                                         bar.set_postfix(loss=s.current_loss, eta_s=s.eta_seconds))
+            def show(status: TrainingStatus) -> None:
+                bar.update(status.current_step - bar.n)
+                bar.set_postfix(loss=status.current_loss, eta_s=status.eta_seconds)
+
+            job.on_progress = show
             thread = service._threads[job.request.job_id]
             try:
                 while thread.is_alive():

@@ -18,8 +18,20 @@ from typing import Protocol
 from embodied_ai.errors import EmbodiedError, ErrorCode
 from embodied_ai.experts.engine import GenerationRequest
 from embodied_ai.experts.robot_actions import (
-    ActionParseError, Close, Describe, GraspObject, Look, Move, Open, Say, Stop, Unknown, action_json_schema,
-    action_to_json, parse_action)
+    ActionParseError,
+    Close,
+    Describe,
+    GraspObject,
+    Look,
+    Move,
+    Open,
+    Say,
+    Stop,
+    Unknown,
+    action_json_schema,
+    action_to_json,
+    parse_action,
+)
 from embodied_ai.experts.service import ExpertService
 from embodied_ai.robot.description import GRIPPER_JOINTS, RobotDescription
 from embodied_ai.speech.commander import Command, CommandReply

@@ -33,6 +33,7 @@ import math
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,6 +62,9 @@ class DatasetInvalidError(EmbodiedError):
 class RowError:
     row: int
     message: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -243,7 +247,7 @@ def _jsonl_rows(text: str) -> Iterator[RowCandidate]:
         if not line.strip():
             yield number, None
             continue
-        yield number, (lambda line=line, number=number: _row_from_json_line(line, number))
+        yield number, partial(_row_from_json_line, line, number)
 
 
 def _row_from_json_line(line: str, number: int) -> DatasetRow:
@@ -312,7 +316,7 @@ def _txt_rows(text: str) -> Iterator[RowCandidate]:
         if not line.strip():
             yield number, None
             continue
-        yield number, (lambda line=line, number=number: _text_row(line, number))
+        yield number, partial(_text_row, line, number)
 
 
 def _text_row(line: str, number: int) -> DatasetRow:
@@ -340,14 +344,12 @@ def _csv_rows(text: str) -> Iterator[RowCandidate]:
             return
         except csv.Error as error:
             message = f"malformed CSV ({error})"
-            yield start_line, (lambda message=message: _raise(message))
+            yield start_line, partial(_raise, message)
             continue
         if not record or not any(cell.strip() for cell in record):
             yield start_line, None
             continue
-        yield start_line, (
-            lambda record=record, start_line=start_line: _csv_row(record, start_line, len(columns), prompt_at, completion_at)
-        )
+        yield start_line, partial(_csv_row, record, start_line, len(columns), prompt_at, completion_at)
 
 
 def _csv_row(record: list[str], number: int, width: int, prompt_at: int, completion_at: int) -> DatasetRow:

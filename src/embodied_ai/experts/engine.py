@@ -184,7 +184,8 @@ class InferenceEngine:
                 options.update(temperature=request.temperature, top_p=request.top_p or 1.0, top_k=0)
             params.set_search_options(**options)
             if request.json_schema is not None:
-                schema = request.json_schema if isinstance(request.json_schema, str) else json.dumps(request.json_schema)
+                schema = (request.json_schema if isinstance(request.json_schema, str)
+                          else json.dumps(request.json_schema))
                 params.set_guidance("json_schema", schema)
             try:
                 generator = og.Generator(model, params)
@@ -201,7 +202,8 @@ class InferenceEngine:
 
     @staticmethod
     def _run(generator: Any, tokenizer: Any, prompt_ids: Sequence[int], request: GenerationRequest,
-             on_text: Callable[[str, int], None] | None, cancel: threading.Event | None, expert: str) -> GenerationResult:
+             on_text: Callable[[str, int], None] | None, cancel: threading.Event | None,
+             expert: str) -> GenerationResult:
         started = time.monotonic()
         generator.append_tokens(prompt_ids)
         stream = tokenizer.create_stream()

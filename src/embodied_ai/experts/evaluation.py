@@ -117,7 +117,7 @@ def completion_perplexity(hf_dir: Path, rows_path: Path, peft_dir: Path | None =
 
     torch.set_num_threads(threads)
     tokenizer = AutoTokenizer.from_pretrained(hf_dir)
-    model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32)
+    model: Any = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32)  # or the PEFT model over it
     if peft_dir is not None:
         from peft import PeftModel
 

@@ -84,7 +84,8 @@ def train_lora(name: str, train: Path, base: BuiltBase, config: TrainingConfig, 
 def build_adapter(name: str, args: BuildArgs, train: Path, config: TrainingConfig) -> tuple[Path, dict[str, Any]]:
     """Train (unless ``--adapter-from`` names a PEFT folder) and export: ``out/adapter`` and what
     to report of the training (empty when it was skipped). Raises BuildFailed."""
-    peft_dir, training = args.adapter_from, {}
+    peft_dir = args.adapter_from
+    training: dict[str, Any] = {}
     if peft_dir is None:
         peft_dir, training = train_lora(name, train, args.base, config, args.work)
     return export_adapter(peft_dir, args.out), training

@@ -304,7 +304,8 @@ class ExpertRegistry:
         with self._transaction() as db:
             db.execute("INSERT INTO versions(expert_id, version, kind, path, config, metrics, note, created_at) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       (expert.id, version, kind, relative, json.dumps(config or {}), json.dumps(metrics or {}), note, now))
+                       (expert.id, version, kind, relative, json.dumps(config or {}), json.dumps(metrics or {}), note,
+                        now))
             if make_current:
                 db.execute("UPDATE experts SET current_version=?, metrics=?, updated_at=? WHERE id=?",
                            (version, json.dumps(metrics or expert.metrics), now, expert.id))

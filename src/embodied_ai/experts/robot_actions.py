@@ -23,7 +23,7 @@ The schema offers each joint only its own two words.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
@@ -44,7 +44,10 @@ DIRECTION_WORDS: dict[str, tuple[str, str]] = {
     **{f"elbow_pitch_{s}": ("bend", "straighten") for s in ("l", "r")},
     **{f"wrist_roll_{s}": ("counterclockwise", "clockwise") for s in ("l", "r")},
 }
-Direction = Literal[tuple(dict.fromkeys(w for words in DIRECTION_WORDS.values() for w in words))]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # a Literal built at run time: type checkers see its base type
+    Direction = str
+else:
+    Direction = Literal[tuple(dict.fromkeys(w for words in DIRECTION_WORDS.values() for w in words))]
 
 
 class _Action(BaseModel):

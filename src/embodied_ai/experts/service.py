@@ -24,17 +24,21 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from embodied_ai.errors import EmbodiedError, ErrorCode
 from embodied_ai.experts.adapters import write_onnx_adapter
-from embodied_ai.experts.base_build import BaseRecipe, BuiltBase, run_builder
+from embodied_ai.experts.base_build import BaseRecipe, BuiltBase, build_base, run_builder
+from embodied_ai.experts.config import ExpertsNodeConfig
 from embodied_ai.experts.engine import GenerationRequest, GenerationResult, InferenceEngine, LatencyWindow
 from embodied_ai.experts.paths import REPO_EXPERTS_DIR
 from embodied_ai.experts.registry import DatasetRecord, Expert, ExpertRegistry, JobRecord
 from embodied_ai.experts.training import TrainingConfig, TrainingJob, TrainingRequest, TrainingStatus
+
+if TYPE_CHECKING:
+    from embodied_ai.experts.router import RetrainResult
 
 GENERAL = "general"
 PERFORMANCE_EVERY_N_CALLS = 10
@@ -51,6 +55,7 @@ PRECISION = {"Q8": "int8", "Q4": "int4", "FP16": "fp32"}
 BYTES_PER_PARAMETER = {"Q8": 1.0, "Q4": 0.5, "FP16": 2.0}
 ROW_ERRORS_REPORTED = 20
 UNFINISHED = ("queued", "running", "stopping")  # a job that can still be stopped
+SETTABLE_STATUSES = ("ready", "disabled")        # what a caller may set; the rest belong to training
 
 
 def model_shape(d_model: int, n_layers: int, n_heads: int) -> dict[str, int]:
@@ -87,6 +92,11 @@ class StartedJob:
 class RegisteredDataset:
     record: DatasetRecord
     row_errors: list[str]           # "row N: why" for the first ROW_ERRORS_REPORTED bad rows
+
+    @property
+    def summary(self) -> str:
+        record = self.record
+        return f"{record.rows} rows kept, {record.invalid_rows} invalid, {record.duplicates_removed} duplicates removed"
 
 
 @dataclass(frozen=True)
@@ -137,7 +147,7 @@ class ExpertService:
             if manifest["kind"] == "adapter" and not (adapter_dir / "adapter_config.json").is_file():
                 continue  # not trained yet (the build script writes it)
             self.registry.create(name, manifest.get("domain", ""), manifest.get("category", ""),
-                                 config={"base_model": "SmolLM2-135M-Instruct", "system_prompt": manifest.get("system_prompt", ""),
+                                 config={"base_model": BASE_MODEL, "system_prompt": manifest.get("system_prompt", ""),
                                          "max_tokens": manifest.get("max_tokens", 128)},
                                  quantization=manifest.get("quantization", "Q8"))
             metrics = manifest.get("metrics", {})
@@ -145,7 +155,8 @@ class ExpertService:
             if measured.is_file():
                 metrics = {**json.loads(measured.read_text()).get("held_out", {}), **metrics}
             if manifest["kind"] == "adapter":
-                self._add_adapter_version(name, adapter_dir, metrics, note=f"default expert from {manifest_path.parent.name}")
+                self._add_adapter_version(name, adapter_dir, metrics,
+                                          note=f"default expert from {manifest_path.parent.name}")
             else:
                 self.registry.add_version(name, "base", None, metrics=metrics, note="the shared base model")
             self.registry.set_status(name, "ready")
@@ -155,7 +166,8 @@ class ExpertService:
     def _add_adapter_version(self, name: str, peft_dir: Path, metrics: dict[str, Any], note: str) -> None:
         with tempfile.TemporaryDirectory() as scratch:
             adapter = write_onnx_adapter(peft_dir, Path(scratch) / "adapter.onnx_adapter", set(self.base.lora_inputs))
-            self.registry.add_version(name, "adapter", adapter, config={"peft": str(peft_dir)}, metrics=metrics, note=note)
+            self.registry.add_version(name, "adapter", adapter, config={"peft": str(peft_dir)}, metrics=metrics,
+                                      note=note)
 
     def _add_model_version(self, name: str, hf_dir: Path, config: TrainingConfig, metrics: dict[str, Any],
                            note: str) -> None:
@@ -293,6 +305,28 @@ class ExpertService:
             config = {"base_model": BASE_MODEL, "max_tokens": 128}
         return self.registry.create(name, domain, category, config=config, quantization=quantization)
 
+    def update_expert(self, key: str, domain: str = "", category: str = "", status: str = "") -> Expert:
+        """Change what a caller may change ("" leaves a field as it is): domain, category, and the
+        status between ready and disabled; never while it trains (the job sets the status when it
+        ends), and ready only with a trained version."""
+        expert = self.registry.get(key)
+        changes = {k: v for k, v in (("domain", domain), ("category", category)) if v}
+        if changes:
+            expert = self.registry.update(expert.id, **changes)
+        if status:
+            if status not in SETTABLE_STATUSES:
+                raise EmbodiedError("status may be set to ready or disabled", ErrorCode.EXPERT_CREATION_FAILED)
+            if status == "ready" and expert.current is None:
+                raise EmbodiedError(f"expert '{expert.name}' has no trained version yet", ErrorCode.EXPERT_NOT_READY)
+            expert = self.registry.set_status(expert.id, status, expected=SETTABLE_STATUSES)
+        return expert
+
+    def summary(self) -> str:
+        """The experts and their status, the base and the execution providers (the node's ready line)."""
+        experts, _ = self.registry.list(limit=1000)
+        return (f"experts {', '.join(f'{e.name} ({e.status})' for e in experts)}; base {self.base.onnx_dir}; "
+                f"providers {self.engine.providers or ['cpu']}")
+
     def _base_config(self) -> dict[str, Any]:
         return json.loads((self.base.train_hf_dir / "config.json").read_text())
 
@@ -358,10 +392,18 @@ class ExpertService:
         dataset = self.registry.add_dataset(record.id, name, str(stored.relative_to(self.state_dir)), stats.format,
                                             stats.rows, stats.invalid_rows, stats.duplicates_removed,
                                             stats.size_bytes)
-        return RegisteredDataset(dataset, [f"row {e.row}: {e.message}" for e in validated.errors[:ROW_ERRORS_REPORTED]])
+        return RegisteredDataset(dataset, [str(e) for e in validated.errors[:ROW_ERRORS_REPORTED]])
 
     def dataset_path(self, dataset: DatasetRecord) -> Path:
         return self.state_dir / dataset.path
+
+    # -- the router ---------------------------------------------------------------------
+    def retrain_router(self, training_data: Path, num_epochs: int | None = None) -> RetrainResult:
+        """Retrain the router's gate on a labelled-prompt file inside the dataset folders."""
+        if self.router is None:
+            raise EmbodiedError("this experts node runs without a router (use_router false)", ErrorCode.TRAINING_FAILED)
+        retrained: RetrainResult = self.router.retrain(self.check_dataset_path(training_data), num_epochs)
+        return retrained
 
     # -- training by registered dataset, resize, jobs by number ---------------------------
     def train(self, expert: str, dataset_id: int | None, config: TrainingConfig,
@@ -530,3 +572,30 @@ class ExpertService:
             thread.join(30)
         self.registry.close()
 
+
+@dataclass(frozen=True)
+class OpenedService:
+    service: ExpertService
+    recovered_jobs: list[str]     # jobs a previous process left unfinished, now stopped (resumable)
+    installed: list[str]          # default experts registered by this start
+
+
+def open_service(config: ExpertsNodeConfig, progress: Callable[[str], None] = lambda _line: None) -> OpenedService:
+    """The service as the experts node runs it: the base built into the cache if it is not there
+    yet (once, ~1-2 min; ``progress`` gets the builder's lines), the router, the registry in the
+    state directory with the default experts. The caller owns the state's training: jobs a
+    previous process left unfinished are marked stopped."""
+    state = config.resolved_state_dir()
+    base = build_base(BaseRecipe(precision=config.base_precision), progress=progress)
+    router = None
+    if config.use_router:
+        from embodied_ai.experts.router import Router  # the embedder and the gate: only when routing
+
+        router = Router.load(state / "router")
+    service = ExpertService(state, base, config.memory_budget_mb, router)
+    service.dataset_roots = config.dataset_roots() or service.dataset_roots
+    try:
+        return OpenedService(service, service.recover_interrupted(), service.install_defaults())
+    except BaseException:
+        service.close()
+        raise

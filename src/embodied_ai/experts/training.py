@@ -204,7 +204,7 @@ class TrainingJob:
         validation = ChatDataset(self.request.validation, tokenizer, config) if self.request.validation else None
         job = self
 
-        class Progress(TrainerCallback):  # type: ignore[misc]
+        class Progress(TrainerCallback):
             def on_step_end(self, args: Any, state: Any, control: Any, **_: Any) -> None:
                 if job._stop.is_set():
                     control.should_save = True

@@ -1,6 +1,7 @@
-"""Speech: audio I/O, voice activity detection, recognition (faster-whisper), synthesis (piper),
-command normalisation and the commander's activation logic. ROS-free; the asr, tts and
-commander nodes are thin adapters over it.
+"""Speech: audio I/O, voice activity detection, a live stream's clock (``stream``), recognition
+(faster-whisper), synthesis (piper), command normalisation and the commander's activation
+logic, and the speech nodes' parameters (``config``). ROS-free; the asr, tts and commander
+nodes are thin adapters over it.
 
 Model packages are imported only when a recogniser or synthesiser is built, so importing this
 package needs neither faster-whisper nor piper.

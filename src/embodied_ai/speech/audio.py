@@ -17,6 +17,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile
@@ -26,7 +27,7 @@ from embodied_ai.speech.errors import AudioFormatError
 
 ENCODING_S16LE = "s16le"
 ENCODING_F32LE = "f32le"
-_DTYPES = {ENCODING_S16LE: np.dtype("<i2"), ENCODING_F32LE: np.dtype("<f4")}
+_DTYPES: dict[str, np.dtype[Any]] = {ENCODING_S16LE: np.dtype("<i2"), ENCODING_F32LE: np.dtype("<f4")}
 _INT16_SCALE = 32768.0
 # Outside this range a "sample rate" is a mistake in the caller, not an audio format.
 MIN_SAMPLE_RATE = 1_000

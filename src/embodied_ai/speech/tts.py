@@ -23,6 +23,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pysbd
@@ -93,6 +94,7 @@ class SpeechSynthesizer(ABC):
     """An engine that turns one sentence into samples; the shared part splits and checks text."""
 
     name: str
+    voice_name: str
     sample_rate: int
 
     def __init__(self, config: TtsConfig) -> None:
@@ -153,7 +155,7 @@ class PiperSynthesizer(SpeechSynthesizer):
         self.sample_rate = int(self._voice.config.sample_rate)
 
     def _render(self, sentence: str, speed: float) -> np.ndarray:
-        noise = {"noise_scale": 0.0, "noise_w_scale": 0.0} if self.config.deterministic else {}
+        noise: dict[str, Any] = {"noise_scale": 0.0, "noise_w_scale": 0.0} if self.config.deterministic else {}
         # length_scale stretches phoneme durations: a faster speed is a shorter length.
         settings = self._synthesis_config(length_scale=self._voice.config.length_scale / speed, **noise)
         chunks = [chunk.audio_float_array for chunk in self._voice.synthesize(sentence, syn_config=settings)]

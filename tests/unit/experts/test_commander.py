@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +13,15 @@ from embodied_ai.experts.base_build import BuiltBase
 from embodied_ai.experts.commander import RobotCommandHandler
 from embodied_ai.experts.engine import InferenceEngine
 from embodied_ai.experts.robot_actions import (
-    DIRECTION_WORDS, MOVABLE_JOINTS, ActionParseError, Move, action_from_dict, action_json_schema, expert_text,
-    parse_action)
+    DIRECTION_WORDS,
+    MOVABLE_JOINTS,
+    ActionParseError,
+    Move,
+    action_from_dict,
+    action_json_schema,
+    expert_text,
+    parse_action,
+)
 from embodied_ai.experts.router import Router
 from embodied_ai.experts.service import ExpertService
 from embodied_ai.robot import RobotDescription
@@ -38,11 +44,13 @@ def test_every_movable_joint_has_two_direction_words() -> None:
 
 
 @pytest.mark.parametrize(("text", "joint", "degrees"), [
-    ('{"action":"move","joint":"shoulder_pitch_l","mode":"by","direction":"down","degrees":65}', "shoulder_pitch_l", 65),
+    ('{"action":"move","joint":"shoulder_pitch_l","mode":"by","direction":"down","degrees":65}', "shoulder_pitch_l",
+     65),
     ('{"action":"move","joint":"shoulder_pitch_r","mode":"by","direction":"up","degrees":30}', "shoulder_pitch_r", -30),
     ('{"action":"move","joint":"shoulder_roll_r","mode":"by","direction":"out","degrees":20}', "shoulder_roll_r", -20),
     ('{"action":"move","joint":"shoulder_roll_l","mode":"by","direction":"out","degrees":20}', "shoulder_roll_l", 20),
-    ('{"action":"move","joint":"elbow_pitch_r","mode":"by","direction":"straighten","degrees":15}', "elbow_pitch_r", -15),
+    ('{"action":"move","joint":"elbow_pitch_r","mode":"by","direction":"straighten","degrees":15}', "elbow_pitch_r",
+     -15),
     ('{"action":"move","joint":"wrist_roll_l","mode":"by","direction":"clockwise","degrees":90}', "wrist_roll_l", -90),
     ('{"action":"move","joint":"head_pan","mode":"by","direction":"left","degrees":20}', "head_pan", 20),
     ('{"action":"move","joint":"head_tilt","mode":"by","direction":"down","degrees":10}', "head_tilt", 10),

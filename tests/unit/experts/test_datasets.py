@@ -110,7 +110,8 @@ def test_txt_one_text_per_line(tmp_path):
     dataset = load_dataset(path)
     assert [r.completion for r in dataset.rows] == ["The robot waves.", "It grasps the cup."]
     assert all(r.kind == "text" and r.prompt == "" for r in dataset.rows)
-    assert errors_by_row(dataset) == {5: "not valid UTF-8", 6: "row has 100001 characters, more than the limit of 100000"}
+    assert errors_by_row(dataset) == {5: "not valid UTF-8",
+                                      6: "row has 100001 characters, more than the limit of 100000"}
     assert dataset.stats.duplicates_removed == 1 and dataset.stats.blank_lines_skipped == 1
     assert set(dataset.stats.field_lengths) == {"text"}
 

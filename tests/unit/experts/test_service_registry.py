@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from embodied_ai.errors import EmbodiedError, ErrorCode
+from embodied_ai.experts.config import ExpertsNodeConfig
 from embodied_ai.experts.engine import GenerationRequest
-from embodied_ai.experts.service import ExpertService, model_shape
+from embodied_ai.experts.service import ExpertService, model_shape, open_service
 from embodied_ai.experts.training import TrainingConfig, TrainingJob, TrainingRequest
 
 pytestmark = pytest.mark.timeout(1500)  # the first test may build the base into the cache
@@ -56,6 +57,7 @@ def test_a_dataset_keeps_its_good_rows_and_names_the_bad_ones(service: ExpertSer
     record = registered.record
     assert (record.rows, record.invalid_rows, record.duplicates_removed) == (3, 2, 1)
     assert [e.split(":")[0] for e in registered.row_errors] == ["row 4", "row 6"]
+    assert registered.summary == "3 rows kept, 2 invalid, 1 duplicates removed"
     (service.state_dir / "datasets" / "uploads" / "upload.jsonl").unlink()  # the service keeps its own copy
     assert service.dataset_path(record).read_text().count("\n") == 3
     assert service.registry.latest_dataset(service.registry.get("general").id) == record
@@ -121,6 +123,50 @@ def test_jobs_left_running_by_a_dead_process_are_stopped_on_recovery(service: Ex
     with pytest.raises(EmbodiedError) as unknown:
         service.job(number + 100)
     assert unknown.value.code is ErrorCode.TRAINING_FAILED
+
+
+def test_what_a_caller_may_change(service: ExpertService) -> None:
+    service.create_expert("rust", "Rust")
+    changed = service.update_expert("rust", domain="Rust Programming", category="programming")
+    assert (changed.domain, changed.category, changed.status) == ("Rust Programming", "programming", "initializing")
+    assert service.update_expert("rust").domain == "Rust Programming"  # "" leaves a field as it is
+    for status, code in (("training", ErrorCode.EXPERT_CREATION_FAILED), ("ready", ErrorCode.EXPERT_NOT_READY)):
+        with pytest.raises(EmbodiedError) as refused:
+            service.update_expert("rust", status=status)  # only ready/disabled; ready needs a trained version
+        assert refused.value.code is code
+    assert service.update_expert("general", status="disabled").status == "disabled"
+    assert service.update_expert("general", status="ready").status == "ready"
+    service.registry.set_status("general", "training")
+    with pytest.raises(EmbodiedError) as training:
+        service.update_expert("general", status="disabled")  # the job sets the status when it ends
+    assert training.value.code is ErrorCode.EXPERT_NOT_READY
+    assert service.registry.get("general").status == "training"
+
+
+def test_a_service_without_a_router_refuses_to_retrain_it(service: ExpertService) -> None:
+    assert service.router is None
+    with pytest.raises(EmbodiedError, match="without a router") as refused:
+        service.retrain_router(service.state_dir / "datasets" / "prompts.jsonl")
+    assert refused.value.code is ErrorCode.TRAINING_FAILED
+
+
+def test_open_service_as_the_node_runs_it(tmp_path: Path) -> None:
+    uploads = tmp_path / "uploads"
+    config = ExpertsNodeConfig(state_dir=str(tmp_path / "state"), use_router=False, dataset_dirs=[str(uploads)])
+    lines: list[str] = []
+    opened = open_service(config, progress=lines.append)
+    try:
+        assert "general" in opened.installed and opened.recovered_jobs == []
+        assert opened.service.state_dir == tmp_path / "state" and opened.service.dataset_roots == [uploads]
+        assert lines and opened.service.router is None
+        assert opened.service.summary().startswith("experts ") and "general (ready)" in opened.service.summary()
+    finally:
+        opened.service.close()
+    reopened = open_service(config)  # the same state: nothing to install again
+    try:
+        assert reopened.installed == [] and reopened.service.registry.get("general").status == "ready"
+    finally:
+        reopened.service.close()
 
 
 def test_model_shape_rules() -> None:

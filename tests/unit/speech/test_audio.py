@@ -10,7 +10,15 @@ import pytest
 import soundfile
 
 from embodied_ai.speech.audio import (
-    Audio, StreamResampler, audio_to_pcm, chunked, decode_audio, pcm_to_audio, resample, to_wav_bytes)
+    Audio,
+    StreamResampler,
+    audio_to_pcm,
+    chunked,
+    decode_audio,
+    pcm_to_audio,
+    resample,
+    to_wav_bytes,
+)
 from embodied_ai.speech.errors import AudioFormatError
 
 

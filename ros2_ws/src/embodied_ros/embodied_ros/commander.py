@@ -17,40 +17,42 @@ Endpoints (relative names):
   services   push_to_talk (std_srvs/SetBool: true = button down)
   actions    command (HandleCommand: typed text -> reply, spoken too)
   clients    handle_command (HandleCommand), speak (Speak)
+Parameters: embodied_ai.speech.config.CommanderNodeConfig (``ros2 param describe commander <name>``).
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from typing import Any
 
 import rclpy
 from embodied_interfaces.action import HandleCommand, Speak
 from embodied_interfaces.msg import CommandReply as CommandReplyMsg
 from embodied_interfaces.msg import Transcript
-from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.action import ActionServer
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from std_srvs.srv import SetBool
 
-from embodied_ai.errors import ErrorCode
+from embodied_ai.errors import ErrorCode, GraphTimeout, GraphUnavailable
 from embodied_ai.speech.commander import (
-    DEFAULT_WAKE_PHRASES, ActivationMode, Command, CommandReply, PushToTalkGate, WakePhraseGate,
-    handler_missing_reply)
+    ActivationMode,
+    Command,
+    CommandReply,
+    PushToTalkGate,
+    WakePhraseGate,
+    handler_missing_reply,
+)
+from embodied_ai.speech.config import CommanderNodeConfig
 from embodied_ai.speech.normalize import normalize_command_text
 from embodied_ros.kit.action_client import ThreadSafeActionClient
+from embodied_ros.kit.goal_client import Endpoint, run_goal
+from embodied_ros.kit.goals import Ending, accept_goal, finish, refuse, reject_cancel
+from embodied_ros.kit.parameters import declare_parameters
 from embodied_ros.kit.qos import STATE
-from embodied_ros.speech_conversions import NS_PER_S, time_to_ns
 from embodied_ros.kit.spin import spin_until_shutdown
-
-
-def _wait(future: Any, timeout_s: float) -> bool:
-    """Block this (non-executor) thread until ``future`` is done or ``timeout_s`` passes."""
-    done = threading.Event()
-    future.add_done_callback(lambda _future: done.set())
-    return done.wait(timeout_s)
+from embodied_ros.speech_conversions import NS_PER_S, time_to_ns
 
 
 class HandleCommandClient:
@@ -58,51 +60,42 @@ class HandleCommandClient:
 
     def __init__(self, node: Node, action_name: str, server_wait_s: float, timeout_s: float) -> None:
         self._client = ThreadSafeActionClient(node, HandleCommand, action_name, callback_group=ReentrantCallbackGroup())
-        self._name, self._server_wait_s, self._timeout_s = action_name, server_wait_s, timeout_s
+        self._endpoint = Endpoint(action_name, ErrorCode.EXPERT_NOT_READY,
+                                  "the experts node is not running or not active", server_wait_s)
+        self._timeout_s = timeout_s
 
     def handle(self, command: Command) -> CommandReply:
-        if not self._client.wait_for_server(timeout_sec=self._server_wait_s):
-            return handler_missing_reply(command, f"no '{self._name}' action server is running (the experts node)")
         goal = HandleCommand.Goal(text=command.text, normalized_text=command.normalized_text, source=command.source)
-        sent = self._client.send_goal_async(goal)
-        if not _wait(sent, self._timeout_s) or not sent.result().accepted:
-            return handler_missing_reply(command, f"'{self._name}' did not accept the command")
-        finished = sent.result().get_result_async()
-        if not _wait(finished, self._timeout_s):
-            sent.result().cancel_goal_async()
+        try:
+            result = run_goal(self._client, goal, self._endpoint, self._timeout_s)
+        except GraphUnavailable as exc:  # no server, or one that refused the goal (not active)
+            return handler_missing_reply(command, str(exc))
+        except GraphTimeout:  # run_goal cancelled the goal
             return CommandReply(False, "Sorry, that took too long, so I stopped.", int(ErrorCode.TIMEOUT),
-                                f"'{self._name}' gave no result within {self._timeout_s:.0f} s")
-        r = finished.result().result
-        return CommandReply(r.success, r.reply, r.error_code, r.message, r.actions_json or "[]", r.expert)
+                                f"'{self._endpoint.name}' gave no result within {self._timeout_s:.0f} s")
+        return CommandReply(result.success, result.reply, result.error_code, result.message,
+                            result.actions_json or "[]", result.expert)
 
 
 class CommanderNode(Node):
     def __init__(self) -> None:
         super().__init__("commander")
-        self.declare_parameter("activation", ActivationMode.WAKE_PHRASE.value)
-        self.declare_parameter("wake_phrases", list(DEFAULT_WAKE_PHRASES))
-        self.declare_parameter("follow_up_s", 5.0)
-        self.declare_parameter("handler_action", "handle_command")
-        self.declare_parameter("handler_wait_s", 1.0)
-        self.declare_parameter("handler_timeout_s", 60.0)
-        self.declare_parameter("speak_replies", True)
-        self._activation = ActivationMode(self.get_parameter("activation").value)
-        self._wake = WakePhraseGate(list(self.get_parameter("wake_phrases").value),
-                                    float(self.get_parameter("follow_up_s").value))
+        config = declare_parameters(self, CommanderNodeConfig)
+        self._activation = config.activation
+        self._wake = WakePhraseGate(config.wake_phrases, config.follow_up_s)
         self._push_to_talk = PushToTalkGate()
         self._gate_lock = threading.Lock()
-        self._speak_replies = bool(self.get_parameter("speak_replies").value)
-        self._handler = HandleCommandClient(
-            self, str(self.get_parameter("handler_action").value), float(self.get_parameter("handler_wait_s").value),
-            float(self.get_parameter("handler_timeout_s").value))
+        self._speak_replies = config.speak_replies
+        self._handler = HandleCommandClient(self, config.handler_action, config.handler_wait_s,
+                                            config.handler_timeout_s)
         self._speak = ThreadSafeActionClient(self, Speak, "speak", callback_group=ReentrantCallbackGroup())
         self._replies = self.create_publisher(CommandReplyMsg, "command_reply", STATE)
         gates = MutuallyExclusiveCallbackGroup()
         self.create_subscription(Transcript, "transcript", self._on_transcript, STATE, callback_group=gates)
         self.create_service(SetBool, "push_to_talk", self._on_push_to_talk, callback_group=gates)
-        self._action = ActionServer(
-            self, HandleCommand, "command", self._execute_command, callback_group=ReentrantCallbackGroup(),
-            goal_callback=lambda _goal: GoalResponse.ACCEPT, cancel_callback=lambda _goal: CancelResponse.REJECT)
+        self._action = ActionServer(self, HandleCommand, "command", self._execute_command,
+                                    callback_group=ReentrantCallbackGroup(), goal_callback=accept_goal,
+                                    cancel_callback=reject_cancel)
         # Spoken commands are handled one at a time, in the order they were said.
         self._commands: queue.Queue[Command | None] = queue.Queue()
         self._worker = threading.Thread(target=self._handle_spoken_commands, name="commander", daemon=True)
@@ -171,17 +164,11 @@ class CommanderNode(Node):
                           request.normalized_text or normalize_command_text(request.text), request.source or "text")
         result = HandleCommand.Result()
         if not command.normalized_text:
-            result.error_code, result.message = int(ErrorCode.INFERENCE_FAILED), "the command has no words"
-            goal_handle.abort()
-            return result
+            return refuse(goal_handle, result, ErrorCode.INFERENCE_FAILED, "the command has no words")
         reply = self._run(command)
-        result.success, result.reply, result.error_code = reply.success, reply.reply, int(reply.error_code)
-        result.message, result.actions_json, result.expert = reply.message, reply.actions_json, reply.expert
-        if reply.success:
-            goal_handle.succeed()
-        else:
-            goal_handle.abort()
-        return result
+        result.reply, result.actions_json, result.expert = reply.reply, reply.actions_json, reply.expert
+        return finish(goal_handle, result, Ending.SUCCEEDED if reply.success else Ending.ABORTED, reply.error_code,
+                      reply.message)
 
     def shutdown(self) -> None:
         self._commands.put(None)

@@ -7,8 +7,9 @@ from embodied_interfaces.msg import AudioData, Transcript
 
 from embodied_ai.speech.asr import Segment
 from embodied_ai.speech.audio import Audio, audio_to_pcm, pcm_to_audio
+from embodied_ai.speech.stream import NS_PER_S
 
-NS_PER_S = 1_000_000_000
+__all__ = ["NS_PER_S", "audio_from_msg", "audio_msg", "ns_to_time", "time_to_ns", "transcript_msg"]
 
 
 def audio_msg(audio: Audio, stamp: Time, encoding: str = AudioData.ENCODING_S16LE, frame_id: str = "") -> AudioData:

@@ -10,8 +10,7 @@ Endpoints (relative names):
              the asr node stops listening meanwhile)
   actions    speak (Speak: text -> feedback per sentence, the whole WAV in the result;
              cancel stops before the next sentence and cuts playback)
-Parameters: engine (auto|piper|espeak), voice_model ("" = en_US-joe-medium), espeak_voice,
-deterministic, speed, max_text_chars, max_sentence_chars, playback_device ("" = none).
+Parameters: embodied_ai.speech.config.TtsNodeConfig (``ros2 param describe tts <name>``).
 Goals are spoken one after another, never over each other.
 """
 
@@ -23,47 +22,50 @@ import time
 import rclpy
 from embodied_interfaces.action import Speak
 from embodied_interfaces.msg import AudioData
-from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.action import ActionServer
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from std_msgs.msg import Bool
 
 from embodied_ai.speech.audio import Audio, concatenate, to_wav_bytes
+from embodied_ai.speech.config import TtsNodeConfig
 from embodied_ai.speech.devices import Speaker, parse_device
 from embodied_ai.speech.errors import SpeechError, SpeechUnavailable
-from embodied_ai.speech.tts import SpeechSynthesizer, TtsConfig, load_synthesizer
+from embodied_ai.speech.tts import SpeechSynthesizer, load_synthesizer
+from embodied_ros.kit.goals import Ending, accept_cancel, accept_goal, finish, refuse, succeed
+from embodied_ros.kit.parameters import declare_parameters
 from embodied_ros.kit.qos import LATCHED, STATE
-from embodied_ros.speech_conversions import audio_msg
 from embodied_ros.kit.spin import spin_until_shutdown
+from embodied_ros.speech_conversions import audio_msg
+
+NO_PLAYBACK = "no playback device (parameter playback_device); the audio is on speech_audio"
 
 
 class TtsNode(Node):
     def __init__(self) -> None:
         super().__init__("tts")
-        defaults = TtsConfig()
-        for name, default in vars(defaults).items():
-            self.declare_parameter(name, default)
-        self.declare_parameter("playback_device", "")
         self._synthesizer: SpeechSynthesizer | None = None
         self._unavailable = ""
+        config = TtsNodeConfig()
         try:
+            config = declare_parameters(self, TtsNodeConfig)
             started = time.monotonic()
-            self._synthesizer = load_synthesizer(TtsConfig(**{k: self.get_parameter(k).value for k in vars(defaults)}))
+            self._synthesizer = load_synthesizer(config.tts())
             self.get_logger().info(
                 f"ready: {self._synthesizer.name} voice {self._synthesizer.voice_name} "
                 f"({self._synthesizer.sample_rate} Hz) loaded in {time.monotonic() - started:.1f} s")
         except (SpeechError, ValueError) as exc:
+            # Stay up and say why on every goal, rather than crash-loop under the launcher.
             self._unavailable = str(exc)
             self.get_logger().error(f"{exc}; speak goals will be aborted with this reason")
-        self._speaker = self._open_speaker(str(self.get_parameter("playback_device").value))
+        self._speaker = self._open_speaker(config.playback_device)
         self._one_voice = threading.Lock()
         self._audio = self.create_publisher(AudioData, "speech_audio", STATE)
         self._speaking = self.create_publisher(Bool, "speaking", LATCHED)
         self._speaking.publish(Bool(data=False))
-        self._action = ActionServer(
-            self, Speak, "speak", self._execute_speak, callback_group=ReentrantCallbackGroup(),
-            goal_callback=lambda _goal: GoalResponse.ACCEPT, cancel_callback=lambda _goal: CancelResponse.ACCEPT)
+        self._action = ActionServer(self, Speak, "speak", self._execute_speak, callback_group=ReentrantCallbackGroup(),
+                                    goal_callback=accept_goal, cancel_callback=accept_cancel)
 
     def _open_speaker(self, device: str) -> Speaker | None:
         if not device:
@@ -103,22 +105,16 @@ class TtsNode(Node):
                     canceled = True
                     break
         except SpeechError as exc:
-            result.error_code, result.message = int(exc.code), str(exc)
-            goal_handle.abort()
-            return result
+            return refuse(goal_handle, result, exc.code, str(exc))
         if spoken:
             whole = concatenate(spoken)
             result.wav, result.duration_s = to_wav_bytes(whole), float(whole.duration_s)
         result.sentences_spoken = len(spoken)
         if canceled:
-            result.message = f"canceled after {len(spoken)} sentence(s)"
-            goal_handle.canceled()
-            return result
-        result.success = True
+            return finish(goal_handle, result, Ending.CANCELED, message=f"canceled after {len(spoken)} sentence(s)")
         if request.play and self._speaker is None:
-            result.message = "no playback device (parameter playback_device); the audio is on speech_audio"
-        goal_handle.succeed()
-        return result
+            return succeed(goal_handle, result, NO_PLAYBACK)
+        return succeed(goal_handle, result)
 
     def shutdown(self) -> None:
         self._action.destroy()

@@ -32,7 +32,8 @@ def _equation(rng: random.Random) -> dict[str, str]:
 
 def build_rows(count: int, seed: int) -> list[dict[str, str]]:
     rng = random.Random(seed)
-    rows, seen = [], set()
+    rows: list[dict[str, str]] = []
+    seen: set[str] = set()
     while len(rows) < count:
         row = _arithmetic(rng) if rng.random() < 0.6 else _equation(rng)
         if row["prompt"] not in seen:

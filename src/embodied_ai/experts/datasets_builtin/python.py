@@ -26,11 +26,12 @@ def _functions(module_name: str) -> list[tuple[str, str, str]]:
     module = importlib.import_module(module_name)
     found = []
     for attribute, value in sorted(vars(module).items()):
-        if attribute.startswith("_") or not callable(value) or not inspect.getdoc(value):
+        doc = inspect.getdoc(value) if callable(value) else None
+        if attribute.startswith("_") or not doc:
             continue
         if getattr(value, "__module__", module_name) not in (module_name, module.__name__):
             continue
-        summary = inspect.getdoc(value).strip().split("\n\n")[0].replace("\n", " ")
+        summary = doc.strip().split("\n\n")[0].replace("\n", " ")
         try:
             signature = f"{module_name}.{attribute}{inspect.signature(value)}"
         except (TypeError, ValueError):

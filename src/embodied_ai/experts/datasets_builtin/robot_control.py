@@ -16,15 +16,27 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
 from embodied_ai.experts.robot_actions import (
-    Close, Describe, GraspObject, Look, Move, MoveBy, Open, Say, Stop, Unknown, expert_text)
+    Close,
+    Describe,
+    GraspObject,
+    Look,
+    Move,
+    MoveBy,
+    Open,
+    Say,
+    Stop,
+    Unknown,
+    expert_text,
+)
 from embodied_ai.speech.normalize import normalize_command_text
 
 SIDES = {"r": "right", "l": "left"}
@@ -96,8 +108,8 @@ TO_TEMPLATES = ["set the {joint} to {n} degrees", "move your {joint} to {n} degr
                 "{joint} to {n} degrees", "position your {joint} at {n} degrees", "bring the {joint} to {n} degrees",
                 "set your {joint} angle to {n} degrees", "go to {n} degrees with the {joint}"]
 OPEN_TEMPLATES = ["open your {side} hand", "open the {side} gripper", "release with your {side} hand",
-                  "let go with the {side} hand", "open {side} hand", "relax your {side} hand", "unclench your {side} fist",
-                  "open the {side} claw"]
+                  "let go with the {side} hand", "open {side} hand", "relax your {side} hand",
+                  "unclench your {side} fist", "open the {side} claw"]
 CLOSE_TEMPLATES = ["close your {side} hand", "close the {side} gripper", "make a fist with your {side} hand",
                    "shut the {side} gripper", "close {side} hand", "clench your {side} hand", "close the {side} claw",
                    "squeeze your {side} hand shut"]
@@ -117,8 +129,8 @@ LOOK_TEMPLATES = {"left": ["look left", "look to your left", "look to the left s
 STOP_TEMPLATES = ["stop", "stop moving", "halt", "freeze", "emergency stop", "stop everything", "stop right there",
                   "cease all motion", "hold still", "stop now"]
 DESCRIBE_TEMPLATES = ["what do you see", "describe the scene", "tell me what is in front of you",
-                      "what is around you", "describe what you see", "what can you see", "look around and tell me what is there",
-                      "describe your surroundings"]
+                      "what is around you", "describe what you see", "what can you see",
+                      "look around and tell me what is there", "describe your surroundings"]
 SAY_TEMPLATES = ["say {text}", "tell them {text}", "speak the words {text}", "repeat after me {text}",
                  "please say {text}", "announce {text}", "say out loud {text}", "tell everyone {text}"]
 # Texts to say: the training texts are fixed phrases plus every subject × predicate, so that
@@ -153,11 +165,16 @@ CATEGORY_WEIGHTS = {"move_by": 5, "move_to": 3, "open": 1, "close": 1, "grasp": 
                     "describe": 1, "say": 1.5, "unknown": 1.5}
 
 
-def _category(template: str, make: object) -> str:
+# A function of a template's angle (if it has one) -> the action it means.
+MakeAction = Callable[..., Any]
+Intent = tuple[str, dict[str, object], MakeAction]  # (template, slot values, its action)
+
+
+def _category(template: str, make: MakeAction) -> str:
     """The kind of action a template makes: templates with an angle make moves."""
     if "{n}" in template:
-        return f"move_{make(10).mode}"  # type: ignore[operator]
-    return make().action  # type: ignore[operator]
+        return f"move_{make(10).mode}"
+    return str(make().action)
 
 
 @dataclass(frozen=True)
@@ -179,10 +196,10 @@ def _move_by(joint: str, direction: str, degrees: int) -> Move:
     return MoveBy(action="move", joint=joint, mode="by", direction=direction, degrees=degrees).resolved()
 
 
-def _intents(held_out: bool) -> Iterator[tuple[str, dict[str, object], object]]:
+def _intents(held_out: bool) -> Iterator[Intent]:
     """(template, slot values, a function of the slot values → action) for every intent."""
-    for part, templates in JOINT_BY_TEMPLATES.items():
-        for template, direction in templates:
+    for part, by_templates in JOINT_BY_TEMPLATES.items():
+        for template, direction in by_templates:
             for side in SIDES:
                 yield template, {"side": SIDES[side]}, partial(_move_by, f"{part}_{side}", direction)
     for template, joint, direction in HEAD_BY_TEMPLATES:
@@ -199,7 +216,8 @@ def _intents(held_out: bool) -> Iterator[tuple[str, dict[str, object], object]]:
                                  (GraspObject, GRASP_TEMPLATES, "grasp")):
         for template in templates:
             for side in SIDES:
-                yield template, {"side": SIDES[side]}, (lambda cls=cls, side=side, verb=verb: cls(action=verb, side=side))
+                yield template, {"side": SIDES[side]}, (
+                    lambda cls=cls, side=side, verb=verb: cls(action=verb, side=side))
         for template in SIDELESS[verb]:
             yield template, {}, (lambda cls=cls, verb=verb: cls(action=verb, side="r"))
     for direction, templates in LOOK_TEMPLATES.items():
@@ -221,7 +239,7 @@ def build_examples(held_out: bool, count: int, seed: int) -> list[Example]:
     rng = random.Random(seed)
     # Draw the kind of action first (by CATEGORY_WEIGHTS), then a phrasing of it, so that
     # intents with many templates (say × texts) do not crowd out the rest.
-    by_category: dict[str, list[tuple[str, dict[str, object], object]]] = {}
+    by_category: dict[str, list[Intent]] = {}
     for template, slots, make in _intents(held_out):
         by_category.setdefault(_category(template, make), []).append((template, slots, make))
     categories = list(by_category)

@@ -125,7 +125,8 @@ def train_gate(
 
     model.eval()
     with torch.no_grad():
-        train_accuracy = _accuracy(model(torch.from_numpy(embeddings[train_idx].astype(np.float32))).argmax(-1).numpy(), y[train_idx])
+        train_scores = model(torch.from_numpy(embeddings[train_idx].astype(np.float32)))
+        train_accuracy = _accuracy(train_scores.argmax(-1).numpy(), y[train_idx])
         validation_accuracy = None
         if len(val_idx):
             logits = model(torch.from_numpy(embeddings[val_idx].astype(np.float32)))

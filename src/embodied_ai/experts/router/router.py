@@ -118,10 +118,10 @@ class RouterStatistics:
     def to_message_fields(self) -> dict[str, Any]:
         """The fields of embodied_interfaces/RouterStatistics (NaN where there is no value yet)."""
         return {
-            "total_requests": self.total_requests,
-            "fallback_rate": self.fallback_rate,
+            "total_requests": int(self.total_requests),
+            "fallback_rate": float(self.fallback_rate),
             "experts": [s.expert_name for s in self.stats],
-            "selections": [s.selections for s in self.stats],
+            "selections": [int(s.selections) for s in self.stats],
             "average_confidence": [_nan_if_none(s.avg_confidence) for s in self.stats],
             "feedback_accuracy": [_nan_if_none(s.accuracy) for s in self.stats],
             "issues": [issue.message for issue in self.issues],
@@ -129,7 +129,7 @@ class RouterStatistics:
 
 
 def _nan_if_none(value: float | None) -> float:
-    return float("nan") if value is None else value
+    return float("nan") if value is None else float(value)
 
 
 @dataclass
@@ -148,6 +148,15 @@ class RetrainResult:
             "row_errors": [asdict(e) for e in self.row_errors],
             "feedback_examples": self.feedback_examples,
         }
+
+    def reported_row_errors(self, limit: int) -> list[str]:
+        """"row N: why" for the first ``limit`` rows that were left out."""
+        return [str(e) for e in self.row_errors[:limit]]
+
+    @property
+    def summary(self) -> str:
+        return (f"gate version {self.gate_version} trained on {self.metrics.examples} prompts "
+                f"({self.feedback_examples} from feedback) for {', '.join(self.experts)}")
 
 
 class Router:
@@ -201,13 +210,14 @@ class Router:
         gate_path = state_dir / GATE_FILE
         saved = _read_saved_config(state_dir / CONFIG_FILE)
         seeded_from = saved.get("seeded_from")
-        initial_sha = _sha256(Path(initial_gate)) if initial_gate and Path(initial_gate).exists() else None
+        initial = Path(initial_gate) if initial_gate and Path(initial_gate).exists() else None
+        initial_sha = _sha256(initial) if initial else ""
         if not gate_path.exists():
-            if initial_sha is None:
+            if initial is None:
                 raise RouterError(f"no router gate in {state_dir} and no initial gate to start from")
-            seeded_from = _seed_gate(Path(initial_gate), gate_path, initial_sha)
-        elif initial_sha and seeded_from and seeded_from != initial_sha and _sha256(gate_path) == seeded_from:
-            seeded_from = _seed_gate(Path(initial_gate), gate_path, initial_sha)
+            seeded_from = _seed_gate(initial, gate_path, initial_sha)
+        elif initial and seeded_from and seeded_from != initial_sha and _sha256(gate_path) == seeded_from:
+            seeded_from = _seed_gate(initial, gate_path, initial_sha)
         known = {f.name for f in fields(RouterConfig)}
         router_config = config or RouterConfig(**{k: v for k, v in saved.get("config", {}).items() if k in known})
         router = cls(
@@ -321,8 +331,8 @@ class Router:
             rows.append(ExpertStatistics(
                 expert_name=expert,
                 selections=selections,
-                avg_confidence=round(counter.confidence_sum / selections, 4) if selections else None,
-                accuracy=round(counter.feedback_correct / feedback, 4) if feedback else None,
+                avg_confidence=round(counter.confidence_sum / selections, 4) if counter and selections else None,
+                accuracy=round(counter.feedback_correct / feedback, 4) if counter and feedback else None,
                 feedback_count=feedback,
             ))
         issues = _find_issues(rows, requests, fallback_rate, self._config)
@@ -444,7 +454,8 @@ def _find_issues(rows: list[ExpertStatistics], requests: int, fallback_rate: flo
 
 def _check_fallback(fallback_expert: str, experts: Sequence[str]) -> None:
     if fallback_expert not in experts:
-        raise UnknownExpertError(f"fallback expert {fallback_expert!r} is not one of the gate's experts {list(experts)}")
+        raise UnknownExpertError(
+            f"fallback expert {fallback_expert!r} is not one of the gate's experts {list(experts)}")
 
 
 def _sha256(path: Path) -> str:

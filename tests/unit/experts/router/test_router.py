@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -237,6 +238,9 @@ def test_retrain_from_jsonl_adds_an_expert_and_persists(tmp_path, embedder):
     result = router.retrain(data, num_epochs=60)
     assert result.gate_version == 2 and "cooking" in result.experts
     assert [e.row for e in result.row_errors] == [len(lines) - 1, len(lines)]
+    assert result.reported_row_errors(1) == [str(result.row_errors[0])]
+    assert result.reported_row_errors(1)[0].startswith(f"row {len(lines) - 1}: ")
+    assert result.summary.startswith(f"gate version 2 trained on {result.metrics.examples} prompts (1 from feedback) ")
     assert result.feedback_examples == 1
     assert result.metrics.examples == 4 * 60 + len(COOKING_TRAIN) + 1
     assert [router.route(p).top_expert for p in COOKING_HELDOUT] == ["cooking"] * 3
