@@ -137,6 +137,7 @@ def action_first_feedback(domain_id: int, count: int) -> list[float]:
     os.environ.update({k: v for k, v in dds_environment(domain_id).items() if k.startswith(("ROS_", "FAST"))})
     import rclpy
     from embodied_interfaces.action import Generate
+
     from embodied_ros.kit.action_client import ThreadSafeActionClient as ActionClient
 
     rclpy.init()
@@ -189,7 +190,8 @@ def main() -> int:
             results.update(idle_endpoint=idle, sensors=sensors,
                            sensors_vs_idle_throughput=sensors["requests_per_s"] / idle["requests_per_s"],
                            sensors_vs_idle_p99=sensors["p99_ms"] / idle["p99_ms"])
-            print(f"idle    {idle['requests_per_s']:8.0f} req/s  p50 {idle['p50_ms']:.2f} ms  p99 {idle['p99_ms']:.2f} ms")
+            print(f"idle    {idle['requests_per_s']:8.0f} req/s  p50 {idle['p50_ms']:.2f} ms  "
+                  f"p99 {idle['p99_ms']:.2f} ms")
             print(f"sensors {sensors['requests_per_s']:8.0f} req/s  p50 {sensors['p50_ms']:.2f} ms  "
                   f"p99 {sensors['p99_ms']:.2f} ms  ({results['sensors_vs_idle_throughput']:.2f}x idle throughput)")
             if not experts_up:

@@ -26,12 +26,14 @@ from tests.graph.ros_client import GraphClient
 HTTP_TIMEOUT_S = 60.0
 
 
-@pytest.fixture(scope="session")
+# Fixtures are named in their decorator, so a test module can import them under another name
+# (``http as http_fixture``) and its tests' parameters do not shadow the import.
+@pytest.fixture(scope="session", name="base_url")
 def base_url(graph: LaunchedGraph) -> str:
     return bridge_url(graph)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", name="http")
 def http(base_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=base_url, timeout=HTTP_TIMEOUT_S) as session:
         deadline = time.monotonic() + 30
@@ -42,7 +44,7 @@ def http(base_url: str) -> Iterator[httpx.Client]:
         yield session
 
 
-@pytest.fixture
+@pytest.fixture(name="robot_at_rest")
 def robot_at_rest(client: GraphClient) -> Iterator[None]:
     """E-stop released and the joints a test moves brought home after it, so the graph tests
     that run later (they share the graph) find the robot as they expect."""
@@ -60,6 +62,12 @@ def has_service(client: GraphClient, name: str) -> bool:
 
 def has_action(client: GraphClient, name: str) -> bool:
     return has_service(client, f"{name}/_action/send_goal")
+
+
+def wait_for_router_statistics(client: GraphClient, http: httpx.Client, timeout: float = 10.0) -> None:
+    """Until the bridge has the experts node's first router_statistics: they are published every
+    statistics_period_s (2 s) once the node is active, so a test right after it came up may be first."""
+    client.wait_until(lambda: http.get("/v1/router/stats").status_code == 200, timeout, "the first router statistics")
 
 
 def ros_position_deg(client: GraphClient, joint: str) -> float:

@@ -12,8 +12,10 @@ from embodied_interfaces.msg import HardwareState
 from geometry_msgs.msg import WrenchStamped
 
 from embodied_ai.robot.description import CONTRACT_JOINTS
-from tests.graph.bridge_helpers import (assert_envelope_error, base_url, has_action, has_service, http,  # noqa: F401
-                                        robot_at_rest, ros_position_deg)
+from tests.graph.bridge_helpers import assert_envelope_error, has_action, has_service, ros_position_deg
+from tests.graph.bridge_helpers import base_url as base_url_fixture  # noqa: F401 (a fixture)
+from tests.graph.bridge_helpers import http as http_fixture  # noqa: F401 (a fixture)
+from tests.graph.bridge_helpers import robot_at_rest as robot_at_rest_fixture  # noqa: F401 (a fixture)
 from tests.graph.ros_client import SENSOR_QOS
 
 
@@ -129,7 +131,8 @@ def test_prometheus_metrics_expose_robot_state_and_request_timings(http):
 # answers from it (tests elsewhere in this package); without it, 503 and the seed's code.
 SERVED_BY = [
     ("post", "/v1/inference/generate", {"json": {"prompt": "hello"}}, ("action", "generate"), 1001),
-    ("post", "/v1/inference/batch", {"json": {"requests": [{"id": "a", "prompt": "hi"}]}}, ("action", "generate"), 1001),
+    ("post", "/v1/inference/batch", {"json": {"requests": [{"id": "a", "prompt": "hi"}]}}, ("action", "generate"),
+     1001),
     ("post", "/v1/router/route", {"json": {"prompt": "hello"}}, ("service", "route"), 1001),
     ("post", "/v1/audio/synthesize", {"json": {"text": "hello"}}, ("action", "speak"), 3000),
     ("post", "/v1/multimodal/process", {"data": {"text": "wave"}}, ("action", "command"), 1001),

@@ -14,11 +14,15 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from std_srvs.srv import Trigger
 
-from tests.graph.bridge_helpers import base_url, http  # noqa: F401
+from tests.graph.bridge_helpers import base_url as base_url_fixture  # noqa: F401 (a fixture)
+from tests.graph.bridge_helpers import http as http_fixture  # noqa: F401 (a fixture)
 
 MODEL_RUNNING = r"^/v1/(inference/|chat/completions|audio/synthesize|audio/transcribe|multimodal/process)"
 # Operations that start a training job (minutes of CPU each) or change the experts the rest of
@@ -45,7 +49,7 @@ def check(case) -> None:
         assert "not available in the running ROS graph" in body["error"]["details"], response.text
 
 
-def test_every_operation_answers_its_documented_shapes_and_no_5xx(base_url, http):  # noqa: F811
+def test_every_operation_answers_its_documented_shapes_and_no_5xx(base_url, http):
     # schemathesis' pytest plugin (from_fixture) does not run on pytest 9, so the operations
     # are walked here, each with its own bounded hypothesis run.
     schema = (schemathesis.openapi.from_url(f"{base_url}/openapi.json").exclude(path_regex=MODEL_RUNNING)

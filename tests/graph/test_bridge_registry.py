@@ -23,7 +23,9 @@ from embodied_interfaces.action import TrainExpert
 from embodied_interfaces.srv import GetExpert, GetTrainingStatus, ListExperts, RegisterDataset
 
 from tests.conftest import REPO
-from tests.graph.bridge_helpers import BridgeProcess, assert_envelope_error, base_url, http  # noqa: F401
+from tests.graph.bridge_helpers import BridgeProcess, assert_envelope_error
+from tests.graph.bridge_helpers import base_url as base_url_fixture  # noqa: F401 (a fixture)
+from tests.graph.bridge_helpers import http as http_fixture  # noqa: F401 (a fixture)
 from tests.graph.test_bridge_streams import ws_messages
 
 EXPERTS_START_S = 300.0  # the experts node loads the base and the router first
@@ -44,7 +46,7 @@ def unique(prefix: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def registry(client, http) -> None:  # noqa: F811
+def registry(client, http) -> None:
     """The experts node's registry services are up (it starts slower than the bridge)."""
     client.wait_until(lambda: client.node.count_services("/list_experts") > 0
                       and client.node.count_services("/train_expert/_action/send_goal") > 0,
@@ -54,7 +56,7 @@ def registry(client, http) -> None:  # noqa: F811
 UNFINISHED = ("queued", "running", "stopping", "registering")
 
 
-def wait_for_job(http, job_id: int, done=lambda s: s["status"] not in UNFINISHED,  # noqa: F811
+def wait_for_job(http, job_id: int, done=lambda s: s["status"] not in UNFINISHED,
                  timeout: float = JOB_S) -> dict:
     deadline = time.monotonic() + timeout
     while True:
@@ -67,19 +69,19 @@ def wait_for_job(http, job_id: int, done=lambda s: s["status"] not in UNFINISHED
         time.sleep(0.5)
 
 
-def create(http, name: str, **fields) -> int:  # noqa: F811
+def create(http, name: str, **fields) -> int:
     response = http.post("/v1/experts/create", json={"name": name, "domain": "Arithmetic", "category": "math",
                                                      **fields})
     assert response.status_code == 201, response.text
     return response.json()["data"]["expert_id"]
 
 
-def upload(http, expert: int | str, data: bytes, filename: str = "d.jsonl"):  # noqa: F811
+def upload(http, expert: int | str, data: bytes, filename: str = "d.jsonl"):
     return http.post("/v1/datasets/upload", files={"file": (filename, data, "application/octet-stream")},
                      data={"expert_id": str(expert), "name": "Sums"})
 
 
-def test_list_and_get_the_default_experts(http, registry):  # noqa: F811
+def test_list_and_get_the_default_experts(http, registry):
     page = http.get("/v1/experts/list", params={"status": "ready", "limit": 50})
     assert page.status_code == 200, page.text
     data = page.json()["data"]
@@ -95,7 +97,7 @@ def test_list_and_get_the_default_experts(http, registry):  # noqa: F811
     assert_envelope_error(http.get("/v1/experts/list", params={"sort_by": "colour"}), 400, 400)
 
 
-def test_create_update_and_delete(http, registry):  # noqa: F811
+def test_create_update_and_delete(http, registry):
     name = unique("rust_expert")
     created = http.post("/v1/experts/create", json={"name": name, "domain": "Rust", "category": "programming"})
     assert created.status_code == 201, created.text
@@ -122,7 +124,7 @@ def test_create_update_and_delete(http, registry):  # noqa: F811
     assert_envelope_error(http.delete(f"/v1/experts/{expert_id}", params={"hard_delete": "true"}), 404, 1000)
 
 
-def test_dataset_upload_keeps_good_rows_and_names_bad_ones(http, graph, registry):  # noqa: F811
+def test_dataset_upload_keeps_good_rows_and_names_bad_ones(http, graph, registry):
     expert = create(http, unique("sums"))
     response = upload(http, expert, rows(5) + b'{"prompt": "no completion"}\n' + rows(1))
     assert response.status_code == 200, response.text
@@ -149,7 +151,7 @@ class FinishedJob:
 
 
 @pytest.fixture(scope="module")
-def finished_lora_job(http, base_url, registry) -> FinishedJob:  # noqa: F811
+def finished_lora_job(http, base_url, registry) -> FinishedJob:
     """A tiny LoRA job run to its end through the bridge, watched on the WebSocket."""
     expert = create(http, unique("lora_sums"))
     dataset = upload(http, expert, rows(4)).json()["data"]["dataset_id"]
@@ -173,7 +175,7 @@ def finished_lora_job(http, base_url, registry) -> FinishedJob:  # noqa: F811
 
 
 def test_lora_training_reports_progress_on_the_websocket_and_registers_a_version(
-        http, finished_lora_job: FinishedJob):  # noqa: F811
+        http, finished_lora_job: FinishedJob):
     job = finished_lora_job
     assert job.started["status"] in ("queued", "running")
     progress = [m["data"] for m in job.events if m["event"] == "progress"]
@@ -210,7 +212,7 @@ def test_a_new_bridge_process_reads_the_same_job_status(graph, finished_lora_job
         assert bridge.stop() == 0
 
 
-def test_training_refusals_carry_seed_codes(http, registry):  # noqa: F811
+def test_training_refusals_carry_seed_codes(http, registry):
     missing = http.post("/v1/training/start", json={"expert_id": 999999, "dataset_id": 1})
     assert_envelope_error(missing, 404, 1000)
     expert = create(http, unique("no_data"))
@@ -222,7 +224,7 @@ def test_training_refusals_carry_seed_codes(http, registry):  # noqa: F811
                                                                 "batch_size": 0}), 400, 400)
 
 
-def test_stop_keeps_a_checkpoint_then_resize_makes_a_new_version_of_another_size(http, registry):  # noqa: F811
+def test_stop_keeps_a_checkpoint_then_resize_makes_a_new_version_of_another_size(http, registry):
     expert = create(http, unique("scratch"), **TINY_SHAPE)
     dataset = upload(http, expert, rows(6)).json()["data"]["dataset_id"]
     # Thousands of millisecond steps: a job that is surely still running when stopped.
@@ -258,7 +260,7 @@ def test_stop_keeps_a_checkpoint_then_resize_makes_a_new_version_of_another_size
 
 
 @pytest.fixture
-def shipped_gate_restored(http, graph, registry) -> Iterator[Path]:  # noqa: F811
+def shipped_gate_restored(http, graph, registry) -> Iterator[Path]:
     """The datasets directory of the graph's experts node; whatever a test retrains, the graph
     gets back a gate trained on the shipped set afterwards, also when the test failed half-way,
     so later tests route as the shipped router does."""
@@ -270,7 +272,7 @@ def shipped_gate_restored(http, graph, registry) -> Iterator[Path]:  # noqa: F81
     assert restored.status_code == 200, restored.text
 
 
-def test_router_retrain_swaps_the_gate_or_refuses_bad_data(http, registry, shipped_gate_restored):  # noqa: F811
+def test_router_retrain_swaps_the_gate_or_refuses_bad_data(http, registry, shipped_gate_restored):
     per_expert: dict[str, list[str]] = {}
     for line in (REPO / "models" / "router" / "data" / "train.jsonl").read_text().splitlines():
         row = json.loads(line)
@@ -295,7 +297,7 @@ def test_router_retrain_swaps_the_gate_or_refuses_bad_data(http, registry, shipp
     assert routed["expert"] == "robot_control"
 
 
-def test_the_ros_interfaces_answer_a_plain_rclpy_client(client, http, graph, registry):  # noqa: F811
+def test_the_ros_interfaces_answer_a_plain_rclpy_client(client, http, graph, registry):
     listed = client.call(ListExperts, "/list_experts", ListExperts.Request(status="ready", sort_by="name"))
     assert listed.success and "general" in [e.name for e in listed.experts] and listed.total >= 1
     general = next(e for e in listed.experts if e.name == "general")

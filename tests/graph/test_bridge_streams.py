@@ -13,7 +13,10 @@ import websockets
 from embodied_interfaces.msg import HardwareState
 from httpx_sse import connect_sse
 
-from tests.graph.bridge_helpers import assert_envelope_error, base_url, has_action, http, robot_at_rest  # noqa: F401
+from tests.graph.bridge_helpers import assert_envelope_error, has_action, wait_for_router_statistics
+from tests.graph.bridge_helpers import base_url as base_url_fixture  # noqa: F401 (a fixture)
+from tests.graph.bridge_helpers import http as http_fixture  # noqa: F401 (a fixture)
+from tests.graph.bridge_helpers import robot_at_rest as robot_at_rest_fixture  # noqa: F401 (a fixture)
 
 
 async def ws_messages(url: str, actions: list[dict], until, timeout: float = 15.0, during=None) -> list[dict]:
@@ -75,15 +78,20 @@ def test_generate_streams_tokens_over_sse_or_answers_503(http, client):
     assert done[0]["tokens_generated"] >= len(tokens) and done[0]["expert_used"]
 
 
-def test_openai_client_works_unchanged_or_gets_503(base_url, client):
+def test_openai_client_works_unchanged_or_gets_503(base_url, http, client):
     from openai import APIStatusError, OpenAI
 
     openai = OpenAI(base_url=f"{base_url}/v1", api_key="unused-while-no-key-exists", max_retries=0)
     if not has_action(client, "generate"):
-        with pytest.raises(APIStatusError) as error:
+        try:
             openai.chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}])
-        assert error.value.status_code == 503
-        return
+        except APIStatusError as error:
+            assert error.status_code == 503
+            return
+        # An experts node that was still starting came up in between: then it must really be there.
+        assert has_action(client, "generate"), "a completion without an experts node"
+        pytest.skip("the experts node came up during the test")
+    wait_for_router_statistics(client, http)  # /v1/models lists the experts the router reports
     models = [m.id for m in openai.models.list()]
     assert models[0] == "auto" and len(models) > 1
     reply = openai.chat.completions.create(model="auto", max_tokens=16,

@@ -16,7 +16,9 @@ from embodied_interfaces.msg import HardwareState
 from PIL import Image, ImageStat
 from std_srvs.srv import Trigger
 
-from tests.graph.bridge_helpers import base_url, has_action, http  # noqa: F401
+from tests.graph.bridge_helpers import base_url as base_url_fixture  # noqa: F401 (a fixture)
+from tests.graph.bridge_helpers import has_action
+from tests.graph.bridge_helpers import http as http_fixture  # noqa: F401 (a fixture)
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -45,7 +47,7 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def dashboard(browser, base_url, http):  # noqa: F811 - http: the bridge has seen the controller
+def dashboard(browser, base_url, http):  # http: the bridge has seen the controller
     browser.get(f"{base_url}/")
     wait_for(browser, lambda: len(element(browser, "joints").find_elements("css selector", "tr")) == 12, 20,
              "the joints table filled from the WebSocket")
@@ -90,7 +92,8 @@ def test_the_estop_button_latches_the_estop_seen_over_ros(dashboard, client):
     assert green > red, "a released e-stop shows green"
     try:
         element(dashboard, "estop-button").click()
-        states = client.collect(HardwareState, "/hardware_state", 5.0, until=lambda ms: any(m.emergency_stop for m in ms))
+        states = client.collect(HardwareState, "/hardware_state", 5.0,
+                                until=lambda ms: any(m.emergency_stop for m in ms))
         assert any(m.emergency_stop for _, m in states), "the click did not latch the e-stop over ROS"
         wait_for(dashboard, lambda: "LATCHED" in badge.text, 10, "the latched e-stop badge")
         red, green, _ = mean_colour(badge.screenshot_as_png)
@@ -133,7 +136,7 @@ def test_chat_streams_from_the_experts_or_says_why_not(dashboard, client):
         assert "unavailable" in answer.text and "error" in answer.get_attribute("class")
 
 
-def test_audio_upload_runs_the_spoken_command_path(dashboard, client, http, tmp_path):  # noqa: F811
+def test_audio_upload_runs_the_spoken_command_path(dashboard, client, http, tmp_path):
     if has_action(client, "speak"):
         audio = http.post("/v1/audio/synthesize", json={"text": "Robot, open your right hand."}).content
     else:

@@ -9,12 +9,14 @@ import pytest
 
 from embodied_ai import Client
 from embodied_ai.sdk import ApiError
-from tests.graph.bridge_helpers import (base_url, has_action, has_service, http, robot_at_rest,  # noqa: F401
-                                        ros_position_deg)
+from tests.graph.bridge_helpers import base_url as base_url_fixture  # noqa: F401 (a fixture)
+from tests.graph.bridge_helpers import has_action, has_service, ros_position_deg
+from tests.graph.bridge_helpers import http as http_fixture  # noqa: F401 (a fixture)
+from tests.graph.bridge_helpers import robot_at_rest as robot_at_rest_fixture  # noqa: F401 (a fixture)
 
 
 @pytest.fixture
-def sdk(base_url, http) -> Client:  # noqa: F811 - http: the bridge has seen the controller
+def sdk(base_url, http) -> Client:  # http: the bridge has seen the controller
     with Client(base_url=base_url, max_retries=0) as client:
         yield client
 

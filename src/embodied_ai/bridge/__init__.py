@@ -1,5 +1,5 @@
-"""The REST bridge's core: a FastAPI app (seed 000's API) over the ``RobotGraph`` port.
+"""The REST bridge's core: a FastAPI app (seed 000's API) over the graph's ports (``bridge.ports``).
 
-ROS-free: the bridge node (``embodied_ros.rest_bridge``) implements the port with rclpy and
+ROS-free: the bridge node (``embodied_ros.rest_bridge``) implements the ports with rclpy and
 serves the app with uvicorn. Entry point: ``embodied_ai.bridge.app.create_app``.
 """

@@ -1,5 +1,5 @@
 """The bridge's FastAPI app: seed 000's API under /v1, the WebSocket, Prometheus metrics,
-OpenAI compatibility and the operator dashboard, all over a RobotGraph port."""
+OpenAI compatibility and the operator dashboard, all over the graph's ports (``bridge.ports``)."""
 
 from __future__ import annotations
 
@@ -21,22 +21,31 @@ from embodied_ai.bridge.events import EventHub
 from embodied_ai.bridge.keys import ApiKeyStore
 from embodied_ai.bridge.metrics import BridgeMetrics
 from embodied_ai.bridge.middleware import RateLimitHeaders, RequestTiming
-from embodied_ai.bridge.port import RobotGraph
-from embodied_ai.bridge.routes import (experts, hardware, inference, monitoring, multimodal, openai, router,
-                                       training, websocket)
+from embodied_ai.bridge.ports import Ports
+from embodied_ai.bridge.routes import (
+    experts,
+    hardware,
+    inference,
+    monitoring,
+    multimodal,
+    openai,
+    router,
+    training,
+    websocket,
+)
 from embodied_ai.bridge.security import Security
 from embodied_ai.bridge.settings import BridgeSettings
 from embodied_ai.bridge.uploads import MULTIPART_OVERHEAD_BYTES, BodySizeLimit
 
 
-def create_app(graph: RobotGraph, settings: BridgeSettings, keys: ApiKeyStore | None = None) -> FastAPI:
+def create_app(ports: Ports, settings: BridgeSettings, keys: ApiKeyStore | None = None) -> FastAPI:
     keys = keys or ApiKeyStore.in_state_dir(settings.state_dir)
     hub = EventHub()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub.bind(asyncio.get_running_loop())
-        unsubscribe = graph.subscribe(hub.publish)
+        unsubscribe = ports.status.subscribe(hub.publish)
         psutil.cpu_percent(interval=None)  # the first reading only starts psutil's interval
         try:
             yield
@@ -49,9 +58,9 @@ def create_app(graph: RobotGraph, settings: BridgeSettings, keys: ApiKeyStore | 
                     "`{success, data, error, timestamp}`; errors carry seed codes (1000-4001) or, for "
                     "protocol errors, the HTTP status.",
     )
-    app.state.graph, app.state.settings, app.state.hub = graph, settings, hub
+    app.state.ports, app.state.settings, app.state.hub = ports, settings, hub
     app.state.security = Security(keys, settings.anonymous_rate_limit)
-    app.state.metrics = BridgeMetrics(graph)
+    app.state.metrics = BridgeMetrics(ports)
     app.state.started_at, app.state.started_at_wall = time.monotonic(), time.time()
     install_error_handlers(app)
 

@@ -16,9 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from embodied_ai.bridge.port import GraphUnavailable
-from embodied_ai.bridge.schemas.common import Envelope, ErrorInfo
-from embodied_ai.errors import EmbodiedError, ErrorCode
+from embodied_ai.bridge.schemas.common import Details, Envelope, ErrorInfo
+from embodied_ai.errors import EmbodiedError, ErrorCode, GraphUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +39,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
 class ApiError(Exception):
     """A protocol-level error (bad request, payload too large, ...), answered in the envelope."""
 
-    def __init__(self, status: int, message: str, details: object = None,
+    def __init__(self, status: int, message: str, details: Details = None,
                  headers: dict[str, str] | None = None, retry_after_seconds: int | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.details = status, message, details
@@ -54,12 +53,12 @@ def http_status(error: EmbodiedError) -> int:
     return HTTP_STATUS.get(error.code, 500)
 
 
-def error_body(code: int, message: str, details: object = None, retry_after_seconds: int | None = None) -> dict:
+def error_body(code: int, message: str, details: Details = None, retry_after_seconds: int | None = None) -> dict:
     info = ErrorInfo(code=code, message=message, details=details, retry_after_seconds=retry_after_seconds)
     return jsonable_encoder(Envelope[None](success=False, error=info), exclude_none=False)
 
 
-def error_response(status: int, code: int, message: str, details: object = None,
+def error_response(status: int, code: int, message: str, details: Details = None,
                    headers: dict[str, str] | None = None, retry_after_seconds: int | None = None) -> JSONResponse:
     return JSONResponse(error_body(code, message, details, retry_after_seconds), status_code=status, headers=headers)
 
@@ -84,8 +83,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-                   for e in exc.errors()]
+        details: list[object] = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                                 for e in exc.errors()]
         return error_response(400, 400, "Bad request", details)
 
     @app.exception_handler(StarletteHTTPException)

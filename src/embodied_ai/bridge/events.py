@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from embodied_ai.bridge.port import GraphEvent
+from embodied_ai.bridge.ports.common import GraphEvent
 
 CHANNELS = ("training", "inference", "hardware", "cameras")
 

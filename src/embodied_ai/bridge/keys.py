@@ -91,7 +91,8 @@ class ApiKeyStore:
                 "INSERT INTO api_keys (name, key_hash, hint, rate_limit, created_at) VALUES (?, ?, ?, ?, ?)",
                 (name, hash_key(secret), secret[:10], validate_rate_limit(rate_limit), created))
         os.chmod(self.path, 0o600)
-        return ApiKey(int(cursor.lastrowid), name, secret[:10], rate_limit, created, None), secret
+        assert cursor.lastrowid is not None  # set by the INSERT
+        return ApiKey(cursor.lastrowid, name, secret[:10], rate_limit, created, None), secret
 
     def revoke(self, key_id: int) -> bool:
         revoked = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -13,7 +13,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from embodied_ai.bridge.port import GraphUnavailable, RobotGraph
+from embodied_ai.bridge.ports import Ports
+from embodied_ai.errors import GraphUnavailable
 
 
 class InferenceLog:
@@ -42,16 +43,16 @@ class InferenceLog:
 class RobotCollector(Collector):
     """Reads the bridge's cache of subscribed state at scrape time (no extra ROS traffic)."""
 
-    def __init__(self, graph: RobotGraph) -> None:
-        self._graph = graph
+    def __init__(self, ports: Ports) -> None:
+        self._ports = ports
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         up = GaugeMetricFamily("embodied_component_up", "1 when the graph component answers", labels=["component"])
-        for component, state in self._graph.components().items():
+        for component, state in self._ports.status.components().items():
             up.add_metric([component], 1.0 if state == "ok" else 0.0)
         yield up
         try:
-            sensors = self._graph.sensors()
+            sensors = self._ports.hardware.sensors()
         except GraphUnavailable:
             return
         temperature = GaugeMetricFamily("embodied_motor_temperature_celsius", "motor temperature", labels=["joint"])
@@ -72,7 +73,7 @@ class RobotCollector(Collector):
 
 
 class BridgeMetrics:
-    def __init__(self, graph: RobotGraph) -> None:
+    def __init__(self, ports: Ports) -> None:
         self.registry = CollectorRegistry()
         self.requests = Histogram(
             "embodied_bridge_request_seconds", "HTTP request duration by route template",
@@ -80,5 +81,5 @@ class BridgeMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
         self.generated_tokens = Counter("embodied_bridge_generated_tokens", "tokens generated through the bridge",
                                         ["expert"], registry=self.registry)
-        self.registry.register(RobotCollector(graph))
+        self.registry.register(RobotCollector(ports))
         self.inference = InferenceLog()

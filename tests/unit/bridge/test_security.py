@@ -62,7 +62,8 @@ def test_limits_count_per_key_with_the_seeds_headers(store):
     _, other = store.create("b", "2/minute")
     a = security.authenticate(secret)
     first, second = security.consume(a), security.consume(a)
-    assert (first["X-RateLimit-Limit"], first["X-RateLimit-Remaining"], second["X-RateLimit-Remaining"]) == ("2", "1", "0")
+    remaining = (first["X-RateLimit-Limit"], first["X-RateLimit-Remaining"], second["X-RateLimit-Remaining"])
+    assert remaining == ("2", "1", "0")
     with pytest.raises(ApiError) as refused:
         security.consume(a)
     assert refused.value.status == 429 and 0 < refused.value.retry_after_seconds <= 60

@@ -1,4 +1,4 @@
-"""Dependencies shared by the routers: the graph port and the app's services."""
+"""Dependencies shared by the routers: the graph's ports and the app's services."""
 
 from __future__ import annotations
 
@@ -6,7 +6,12 @@ from fastapi import Request
 
 from embodied_ai.bridge.events import EventHub
 from embodied_ai.bridge.metrics import BridgeMetrics
-from embodied_ai.bridge.port import RobotGraph
+from embodied_ai.bridge.ports import Ports
+from embodied_ai.bridge.ports.common import GraphStatus
+from embodied_ai.bridge.ports.experts import ExpertsPort
+from embodied_ai.bridge.ports.hardware import HardwarePort
+from embodied_ai.bridge.ports.inference import InferencePort
+from embodied_ai.bridge.ports.media import MediaPort
 from embodied_ai.bridge.settings import BridgeSettings
 
 # Seed 000's base URL. Routers carry it in their own prefix (not include_router's) so that a
@@ -14,8 +19,28 @@ from embodied_ai.bridge.settings import BridgeSettings
 API_PREFIX = "/v1"
 
 
-def graph(request: Request) -> RobotGraph:
-    return request.app.state.graph
+def ports(request: Request) -> Ports:
+    return request.app.state.ports
+
+
+def hardware(request: Request) -> HardwarePort:
+    return ports(request).hardware
+
+
+def media(request: Request) -> MediaPort:
+    return ports(request).media
+
+
+def inference(request: Request) -> InferencePort:
+    return ports(request).inference
+
+
+def experts(request: Request) -> ExpertsPort:
+    return ports(request).experts
+
+
+def status(request: Request) -> GraphStatus:
+    return ports(request).status
 
 
 def settings(request: Request) -> BridgeSettings:

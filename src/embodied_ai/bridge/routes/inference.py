@@ -8,23 +8,31 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from embodied_ai.bridge.errors import describe, embodied_error_response, error_body, error_responses, http_status
 from embodied_ai.bridge.events import EventHub
 from embodied_ai.bridge.metrics import BridgeMetrics
-from embodied_ai.bridge.port import (GenerateChunk, GenerateOutcome, GenerateRequest, GraphEvent,
-                                     GraphUnavailable, RobotGraph)
+from embodied_ai.bridge.ports.common import GraphEvent
+from embodied_ai.bridge.ports.inference import GenerateChunk, GenerateOutcome, GenerateRequest, InferencePort
 from embodied_ai.bridge.routes import deps
 from embodied_ai.bridge.schemas.common import Envelope, ErrorInfo, ok
-from embodied_ai.bridge.schemas.inference import (BatchBody, BatchResult, BatchResults, ExpertRef,
-                                                  GenerateBody, Generated, StreamToken)
+from embodied_ai.bridge.schemas.inference import (
+    BatchBody,
+    BatchResult,
+    BatchResults,
+    ExpertRef,
+    GenerateBody,
+    Generated,
+    StreamToken,
+)
 from embodied_ai.bridge.security import authorize
-from embodied_ai.errors import EmbodiedError
+from embodied_ai.errors import EmbodiedError, GraphUnavailable
 
 router = APIRouter(prefix=f"{deps.API_PREFIX}/inference", tags=["inference"], dependencies=[Depends(authorize)],
                    responses=error_responses(400, 401, 404, 422, 429, 503, 504))
-Graph = Annotated[RobotGraph, Depends(deps.graph)]
+Inference = Annotated[InferencePort, Depends(deps.inference)]
 Metrics = Annotated[BridgeMetrics, Depends(deps.metrics)]
 Hub = Annotated[EventHub, Depends(deps.hub)]
 
@@ -58,8 +66,8 @@ def record(outcome: GenerateOutcome, metrics: BridgeMetrics, hub: EventHub) -> N
 
 
 @router.post("/generate", summary="Generate text with an expert (or let the router choose)")
-async def generate(body: GenerateBody, graph: Graph, metrics: Metrics, hub: Hub) -> Envelope[Generated]:
-    outcome = await graph.generate(generate_request(body))
+async def generate(body: GenerateBody, inference: Inference, metrics: Metrics, hub: Hub) -> Envelope[Generated]:
+    outcome = await inference.generate(generate_request(body))
     record(outcome, metrics, hub)
     return ok(generated(outcome))
 
@@ -68,8 +76,8 @@ async def generate(body: GenerateBody, graph: Graph, metrics: Metrics, hub: Hub)
              response_description="`message` events with `{token, tokens_generated}`, then one `done` event "
                                   "with the full result (or one `error` event with the envelope)",
              responses={200: {"content": {"text/event-stream": {}}}})
-async def generate_stream(body: GenerateBody, graph: Graph, metrics: Metrics, hub: Hub) -> EventSourceResponse:
-    stream = graph.generate_stream(generate_request(body))
+async def generate_stream(body: GenerateBody, inference: Inference, metrics: Metrics, hub: Hub) -> Response:
+    stream = inference.generate_stream(generate_request(body))
     try:
         # Wait for the first event here so that a missing experts node is a plain 503
         # answer, not a stream that fails.
@@ -100,7 +108,7 @@ async def generate_stream(body: GenerateBody, graph: Graph, metrics: Metrics, hu
 
 
 @router.post("/batch", summary="Several prompts, one after another")
-async def batch(body: BatchBody, graph: Graph, metrics: Metrics, hub: Hub) -> Envelope[BatchResults]:
+async def batch(body: BatchBody, inference: Inference, metrics: Metrics, hub: Hub) -> Envelope[BatchResults]:
     started = time.perf_counter()
     results: list[BatchResult] = []
     for item in body.requests:
@@ -108,7 +116,7 @@ async def batch(body: BatchBody, graph: Graph, metrics: Metrics, hub: Hub) -> En
         request = GenerateRequest(prompt=item.prompt, expert=expert_name(item.expert_id),
                                   max_tokens=body.max_tokens or 0, temperature=body.temperature)
         try:
-            outcome = await graph.generate(request)
+            outcome = await inference.generate(request)
         except GraphUnavailable:
             raise  # nothing in the batch can run: answer 503 for all of it
         except EmbodiedError as exc:

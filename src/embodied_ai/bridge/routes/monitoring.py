@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import psutil
 from fastapi import APIRouter, Depends, Request
@@ -14,16 +14,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from embodied_ai.bridge.errors import error_responses
 from embodied_ai.bridge.metrics import BridgeMetrics
-from embodied_ai.bridge.port import GraphUnavailable, RobotGraph
+from embodied_ai.bridge.ports.common import GraphStatus
+from embodied_ai.bridge.ports.experts import ExpertFilter, ExpertsPort
 from embodied_ai.bridge.routes import deps
 from embodied_ai.bridge.schemas.common import Envelope, ok
-from embodied_ai.bridge.schemas.experts import ExpertQuery
-from embodied_ai.bridge.schemas.monitoring import (ExpertCounts, Health, InferenceMetrics, Metrics,
-                                                   SystemMetrics)
+from embodied_ai.bridge.schemas.monitoring import ExpertCounts, Health, InferenceMetrics, Metrics, SystemMetrics
 from embodied_ai.bridge.security import authorize
+from embodied_ai.errors import GraphUnavailable
 
 router = APIRouter(prefix=deps.API_PREFIX, tags=["monitoring"])
-Graph = Annotated[RobotGraph, Depends(deps.graph)]
+Experts = Annotated[ExpertsPort, Depends(deps.experts)]
+Status = Annotated[GraphStatus, Depends(deps.status)]
 BridgeMetricsDep = Annotated[BridgeMetrics, Depends(deps.metrics)]
 GIB = 1024 ** 3
 ESSENTIAL = "servo_controller"  # without it the robot cannot be driven: unhealthy
@@ -35,26 +36,28 @@ def gpu_component() -> str:
 
 @router.get("/monitoring/metrics", summary="System, expert and inference metrics",
             dependencies=[Depends(authorize)], responses=error_responses(401, 429))
-async def monitoring_metrics(graph: Graph, metrics: BridgeMetricsDep) -> Envelope[Metrics]:
+async def monitoring_metrics(experts: Experts, metrics: BridgeMetricsDep) -> Envelope[Metrics]:
     memory = psutil.virtual_memory()
-    system = SystemMetrics(cpu_usage=psutil.cpu_percent(interval=None), ram_usage_gb=(memory.total - memory.available) / GIB,
-                           ram_total_gb=memory.total / GIB, gpu_usage=None, gpu_memory_gb=None)
+    system = SystemMetrics(cpu_usage=psutil.cpu_percent(interval=None),
+                           ram_usage_gb=(memory.total - memory.available) / GIB, ram_total_gb=memory.total / GIB,
+                           gpu_usage=None, gpu_memory_gb=None)
     try:
-        page = await graph.list_experts(ExpertQuery(limit=500))
+        page = await experts.list_experts(ExpertFilter(limit=500))
         statuses = [e.status for e in page.experts]
-        experts = ExpertCounts(total=page.total, active=statuses.count("ready"), training=statuses.count("training"))
+        counts = ExpertCounts(total=page.total, active=statuses.count("ready"), training=statuses.count("training"))
     except GraphUnavailable:
-        experts = ExpertCounts(total=None, active=None, training=None)
+        counts = ExpertCounts(total=None, active=None, training=None)
     per_minute, latency = metrics.inference.summary()
     inference = InferenceMetrics(requests_per_minute=per_minute, avg_latency_ms=latency, cache_hit_rate=None)
-    return ok(Metrics(system=system, experts=experts, inference=inference))
+    return ok(Metrics(system=system, experts=counts, inference=inference))
 
 
 @router.get("/health", summary="Health with components (not enveloped, as in the seed)",
             responses={503: {"model": Health, "description": "the servo controller is not reachable"}})
-async def health(request: Request, graph: Graph) -> JSONResponse:
+async def health(request: Request, graph: Status) -> JSONResponse:
     components = {**graph.components(), "api_keys": "ok" if os.access(request.app.state.security.keys.path, os.R_OK)
                   else "unreadable", "gpu": gpu_component()}
+    status: Literal["healthy", "degraded", "unhealthy"]
     if components.get(ESSENTIAL) != "ok":
         status = "unhealthy"
     elif any(v != "ok" for k, v in components.items() if k != "gpu"):

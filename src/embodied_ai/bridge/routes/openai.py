@@ -10,23 +10,35 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from embodied_ai.bridge.errors import describe, embodied_error_response, error_body, error_responses
 from embodied_ai.bridge.events import EventHub
 from embodied_ai.bridge.metrics import BridgeMetrics
-from embodied_ai.bridge.port import GenerateChunk, GenerateRequest, RobotGraph
+from embodied_ai.bridge.ports.inference import GenerateChunk, GenerateRequest, InferencePort
 from embodied_ai.bridge.routes import deps
 from embodied_ai.bridge.routes.inference import record
-from embodied_ai.bridge.schemas.openai import (ROUTER_MODEL, AssistantMessage, ChatCompletion,
-                                               ChatCompletionChunk, ChatCompletionRequest, ChatMessage, Choice,
-                                               ChunkChoice, Delta, Model, ModelList, Usage)
+from embodied_ai.bridge.schemas.openai import (
+    ROUTER_MODEL,
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatMessage,
+    Choice,
+    ChunkChoice,
+    Delta,
+    Model,
+    ModelList,
+    Usage,
+)
 from embodied_ai.bridge.security import authorize
 from embodied_ai.errors import EmbodiedError
 
 router = APIRouter(prefix=deps.API_PREFIX, tags=["openai"], dependencies=[Depends(authorize)],
                    responses=error_responses(400, 401, 404, 422, 429, 503, 504))
-Graph = Annotated[RobotGraph, Depends(deps.graph)]
+Inference = Annotated[InferencePort, Depends(deps.inference)]
 Metrics = Annotated[BridgeMetrics, Depends(deps.metrics)]
 Hub = Annotated[EventHub, Depends(deps.hub)]
 SYSTEM_ROLES = {"system", "developer"}
@@ -48,20 +60,21 @@ def generate_request(body: ChatCompletionRequest) -> GenerateRequest:
 
 
 @router.get("/models", summary="The experts as OpenAI models (\"auto\" = routed)")
-async def models(request: Request, graph: Graph) -> ModelList:
+async def models(request: Request, inference: Inference) -> ModelList:
     created = int(request.app.state.started_at_wall)
-    names = [ROUTER_MODEL, *graph.router_statistics().experts]
+    names = [ROUTER_MODEL, *inference.router_statistics().experts]
     return ModelList(data=[Model(id=name, created=created) for name in names])
 
 
 @router.post("/chat/completions", summary="OpenAI chat completions (stream=true for SSE chunks)",
              response_model=ChatCompletion, responses={200: {"content": {"text/event-stream": {}}}})
-async def chat_completions(body: ChatCompletionRequest, graph: Graph, metrics: Metrics, hub: Hub):
+async def chat_completions(body: ChatCompletionRequest, inference: Inference, metrics: Metrics,
+                           hub: Hub) -> ChatCompletion | Response:
     request = generate_request(body)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if not body.stream:
-        outcome = await graph.generate(request)
+        outcome = await inference.generate(request)
         record(outcome, metrics, hub)
         return ChatCompletion(
             id=completion_id, created=created, model=outcome.expert or body.model,
@@ -69,7 +82,7 @@ async def chat_completions(body: ChatCompletionRequest, graph: Graph, metrics: M
             usage=Usage(prompt_tokens=outcome.prompt_tokens, completion_tokens=outcome.completion_tokens,
                         total_tokens=outcome.prompt_tokens + outcome.completion_tokens))
 
-    stream = graph.generate_stream(request)
+    stream = inference.generate_stream(request)
     try:
         first = await anext(stream)
     except EmbodiedError as exc:
@@ -91,7 +104,8 @@ async def chat_completions(body: ChatCompletionRequest, graph: Graph, metrics: M
             record(event, metrics, hub)
             yield chunk(Delta(), event.finish_reason, event.expert or body.model)
         except EmbodiedError as exc:
-            yield ServerSentEvent(data=json.dumps(error_body(int(exc.code), describe(exc.code), exc.message), default=str))
+            error = error_body(int(exc.code), describe(exc.code), exc.message)
+            yield ServerSentEvent(data=json.dumps(error, default=str))
         finally:
             await stream.aclose()
         yield ServerSentEvent(data="[DONE]")

@@ -8,18 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from embodied_ai.bridge.errors import ApiError, error_responses
-from embodied_ai.bridge.port import RobotGraph
+from embodied_ai.bridge.ports.inference import InferencePort
 from embodied_ai.bridge.routes import deps
 from embodied_ai.bridge.schemas.common import Envelope, Message, ok
-from embodied_ai.bridge.schemas.router import (ExpertRouting, RouteBody, Routed, RouterIssue, RouterRetrain,
-                                               RouterStats)
+from embodied_ai.bridge.schemas.router import ExpertRouting, RouteBody, Routed, RouterIssue, RouterRetrain, RouterStats
 from embodied_ai.bridge.security import authorize
 from embodied_ai.bridge.settings import BridgeSettings
 from embodied_ai.bridge.uploads import path_inside
 
 router = APIRouter(prefix=f"{deps.API_PREFIX}/router", tags=["router"], dependencies=[Depends(authorize)],
                    responses=error_responses(400, 401, 422, 429, 503, 504))
-Graph = Annotated[RobotGraph, Depends(deps.graph)]
+Inference = Annotated[InferencePort, Depends(deps.inference)]
 Settings = Annotated[BridgeSettings, Depends(deps.settings)]
 
 
@@ -29,8 +28,8 @@ def finite_or_none(value: float) -> float | None:
 
 
 @router.get("/stats", summary="Per-expert routing statistics and issues")
-async def stats(graph: Graph) -> Envelope[RouterStats]:
-    s = graph.router_statistics()
+async def stats(inference: Inference) -> Envelope[RouterStats]:
+    s = inference.router_statistics()
     experts = [ExpertRouting(expert_name=name, selections=selections, avg_confidence=finite_or_none(confidence),
                              accuracy=finite_or_none(accuracy))
                for name, selections, confidence, accuracy
@@ -40,18 +39,19 @@ async def stats(graph: Graph) -> Envelope[RouterStats]:
 
 
 @router.post("/route", summary="Which expert would answer this prompt (nothing is generated)")
-async def route(body: RouteBody, graph: Graph) -> Envelope[Routed]:
-    r = await graph.route(body.prompt)
+async def route(body: RouteBody, inference: Inference) -> Envelope[Routed]:
+    r = await inference.route(body.prompt)
     return ok(Routed(expert=r.expert, confidence=r.confidence, fallback=r.fallback,
                      candidates=r.candidates, scores=r.scores))
 
 
 @router.post("/retrain", summary="Retrain the router from a JSONL of labelled prompts")
-async def retrain(body: RouterRetrain, graph: Graph, settings: Settings) -> Envelope[Message]:
+async def retrain(body: RouterRetrain, inference: Inference, settings: Settings) -> Envelope[Message]:
     datasets = settings.state_dir / "datasets"
     path = path_inside(datasets, body.training_data_path)
     if not path.is_file():
         raise ApiError(400, "no such file in the datasets folder", body.training_data_path)
     # Answers when the new gate is in service (or training failed, with the seed's code).
-    message = await graph.retrain_router(path, body.num_epochs)
-    return ok(Message(status="completed", message=message))
+    retrained = await inference.retrain_router(path, body.num_epochs)
+    skipped = f"; rows left out: {'; '.join(retrained.row_errors)}" if retrained.row_errors else ""
+    return ok(Message(status="completed", message=f"{retrained.message}{skipped}"))

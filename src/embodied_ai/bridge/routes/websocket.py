@@ -27,11 +27,12 @@ from pydantic import BaseModel, ValidationError
 
 from embodied_ai.bridge.errors import ApiError
 from embodied_ai.bridge.events import CHANNELS, EventHub, Subscription
-from embodied_ai.bridge.port import DetectOutcome, GraphUnavailable, RobotGraph
+from embodied_ai.bridge.ports.hardware import HardwarePort
 from embodied_ai.bridge.routes.hardware import sensors_in_api_units
-from embodied_ai.bridge.routes.multimodal import detections
+from embodied_ai.bridge.routes.multimodal import detected_objects
 from embodied_ai.bridge.security import Principal, Security
 from embodied_ai.bridge.settings import BridgeSettings
+from embodied_ai.errors import GraphUnavailable
 
 router = APIRouter()
 AUTH_TIMEOUT_S = 10.0
@@ -74,7 +75,7 @@ async def pump_hub(socket: WebSocket, subscription: Subscription) -> None:
         await socket.send_json({"channel": event.channel, "event": event.event, "data": event.data})
 
 
-async def pump_state(socket: WebSocket, subscription: Subscription, graph: RobotGraph,
+async def pump_state(socket: WebSocket, subscription: Subscription, hardware: HardwarePort,
                      settings: BridgeSettings) -> None:
     """Periodic snapshots read from the bridge's cache: hardware state, camera frames."""
     period = 1.0 / max(settings.hardware_event_hz, settings.camera_event_hz)
@@ -85,7 +86,7 @@ async def pump_state(socket: WebSocket, subscription: Subscription, graph: Robot
         if "hardware" in subscription.channels and now >= next_state:
             next_state = now + 1.0 / settings.hardware_event_hz
             try:
-                data = sensors_in_api_units(graph.sensors()).model_dump(mode="json")
+                data = sensors_in_api_units(hardware.sensors()).model_dump(mode="json")
                 await socket.send_json({"channel": "hardware", "event": "state", "data": data})
             except GraphUnavailable as exc:
                 await socket.send_json({"channel": "hardware", "event": "unavailable",
@@ -93,13 +94,13 @@ async def pump_state(socket: WebSocket, subscription: Subscription, graph: Robot
         if "cameras" in subscription.channels and now >= next_frame:
             next_frame = now + 1.0 / settings.camera_event_hz
             for camera in settings.cameras:
-                await send_frame(socket, graph, camera, last_stamps)
+                await send_frame(socket, hardware, camera, last_stamps)
         await asyncio.sleep(period)
 
 
-async def send_frame(socket: WebSocket, graph: RobotGraph, camera: str, last_stamps: dict[str, float]) -> None:
+async def send_frame(socket: WebSocket, hardware: HardwarePort, camera: str, last_stamps: dict[str, float]) -> None:
     try:
-        frame = graph.camera_frame(camera)
+        frame = hardware.camera_frame(camera)
     except GraphUnavailable as exc:
         if last_stamps.get(camera) != -1.0:  # say it once, not at every period
             last_stamps[camera] = -1.0
@@ -109,7 +110,7 @@ async def send_frame(socket: WebSocket, graph: RobotGraph, camera: str, last_sta
     if last_stamps.get(camera) == frame.stamp:
         return
     last_stamps[camera] = frame.stamp
-    found = detections(DetectOutcome(frame.detections, 0.0))
+    found = detected_objects(frame.detections)
     await socket.send_json({"channel": "cameras", "event": "frame", "data": {
         "camera": camera, "width": frame.width, "height": frame.height, "stamp": frame.stamp,
         "jpeg_base64": base64.b64encode(frame.jpeg).decode("ascii"),
@@ -125,7 +126,7 @@ async def events_socket(socket: WebSocket) -> None:
         return
     subscription = hub.open()
     pumps = [asyncio.create_task(pump_hub(socket, subscription)),
-             asyncio.create_task(pump_state(socket, subscription, app.state.graph, app.state.settings))]
+             asyncio.create_task(pump_state(socket, subscription, app.state.ports.hardware, app.state.settings))]
     try:
         while True:
             try:

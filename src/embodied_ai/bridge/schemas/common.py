@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
+Details = str | list[object] | dict[str, object] | None  # what an error adds to its message
 
 
 class Strict(BaseModel):
@@ -22,7 +23,7 @@ class ErrorInfo(BaseModel):
 
     code: int = Field(examples=[1000])
     message: str = Field(examples=["Expert not found"])
-    details: str | list[object] | dict[str, object] | None = None
+    details: Details = None
     retry_after_seconds: int | None = None
 
 

@@ -16,11 +16,11 @@ Name = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*
 
 
 class ExpertQuery(Strict):
-    category: str | None = Field(None, max_length=64)
+    category: str | None = Field(default=None, max_length=64)
     status: Literal["ready", "training", "disabled", "initializing"] | None = None
     sort_by: Literal["name", "accuracy", "speed"] = "name"
-    limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
 
 
 class ExpertSummary(BaseModel):
@@ -56,7 +56,7 @@ class ExpertDetail(BaseModel):
     usage_stats: dict[str, object]
     quantization: str | None = None
     total_params: int | None = None
-    kind: str | None = Field(None, description="adapter (LoRA on the shared base) | model (its own) | base; "
+    kind: str | None = Field(default=None, description="adapter (LoRA on the shared base) | model (its own) | base; "
                                                "null until a first version is trained")
     current_version: int = 0
     created_at: datetime | None = None
@@ -65,14 +65,14 @@ class ExpertDetail(BaseModel):
 class ExpertCreate(Strict):
     name: str = Name
     domain: str = Field(min_length=1, max_length=256)
-    category: str = Field("general", min_length=1, max_length=64)
-    size: Literal["small", "medium", "large"] | None = Field(
+    category: str = Field(default="general", min_length=1, max_length=64)
+    size: Literal["small", "medium", "large"] | None = Field(default=
         None, description="a size preset (the seed's SDK example) instead of d_model/n_layers/n_heads")
-    d_model: int | None = Field(None, ge=64, le=8192)
-    n_layers: int | None = Field(None, ge=1, le=64)
-    n_heads: int | None = Field(None, ge=1, le=128)
+    d_model: int | None = Field(default=None, ge=64, le=8192)
+    n_layers: int | None = Field(default=None, ge=1, le=64)
+    n_heads: int | None = Field(default=None, ge=1, le=128)
     quantization: Quantization = "Q8"
-    base_model: str | None = Field(None, max_length=256)
+    base_model: str | None = Field(default=None, max_length=256)
 
 
 class ExpertCreated(BaseModel):
@@ -80,7 +80,7 @@ class ExpertCreated(BaseModel):
     status: str
     estimated_size_gb: float | None = None
     message: str
-    job_id: int | None = Field(None, description="resize: the training job that makes the new version")
+    job_id: int | None = Field(default=None, description="resize: the training job that makes the new version")
 
     @property
     def id(self) -> int:
@@ -89,8 +89,8 @@ class ExpertCreated(BaseModel):
 
 
 class ExpertUpdate(Strict):
-    domain: str | None = Field(None, min_length=1, max_length=256)
-    category: str | None = Field(None, min_length=1, max_length=64)
+    domain: str | None = Field(default=None, min_length=1, max_length=256)
+    category: str | None = Field(default=None, min_length=1, max_length=64)
     status: Literal["ready", "disabled"] | None = None
 
 

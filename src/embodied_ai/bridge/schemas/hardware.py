@@ -15,9 +15,9 @@ class ServoMove(Strict):
     joint_name: str = JointName
     angle: float = Field(description="target angle in degrees (or an offset with relative=true)",
                          allow_inf_nan=False, examples=[45.0])
-    duration_ms: int | None = Field(None, ge=0, le=60_000,
+    duration_ms: int | None = Field(default=None, ge=0, le=60_000,
                                     description="move duration; omitted = the controller's default speed")
-    relative: bool = Field(False, description="angle is an offset from the current setpoint")
+    relative: bool = Field(default=False, description="angle is an offset from the current setpoint")
 
 
 class ServoMoved(BaseModel):
@@ -28,12 +28,12 @@ class ServoMoved(BaseModel):
 
 
 class GraspCommand(Strict):
-    object_id: int | None = Field(None, ge=-1, le=2**31 - 1,
+    object_id: int | None = Field(default=None, ge=-1, le=2**31 - 1,
                                   description="an object id from perception; omitted or -1 = whatever is "
                                               "between the fingers")
     force: float = Field(gt=0, le=1000, allow_inf_nan=False,
                          description="target grip force in newtons (the controller caps it and refuses more)")
-    side: Literal["l", "r"] | None = Field(None, description="the hand; omitted: the right one, or with "
+    side: Literal["l", "r"] | None = Field(default=None, description="the hand; omitted: the right one, or with "
                                                          "object_id the arm that can reach the object")
 
 

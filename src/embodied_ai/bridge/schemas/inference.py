@@ -12,13 +12,13 @@ ExpertRef = int | str | None
 
 class GenerateBody(Strict):
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS, examples=["Write a Python function to sort a list"])
-    expert_id: ExpertRef = Field(None, description="expert id or name; omitted = the router chooses",
+    expert_id: ExpertRef = Field(default=None, description="expert id or name; omitted = the router chooses",
                                  examples=[5])
-    max_tokens: int | None = Field(None, ge=1, le=4096)
-    temperature: float = Field(0.0, ge=0.0, le=2.0, allow_inf_nan=False)
-    top_p: float = Field(1.0, gt=0.0, le=1.0, allow_inf_nan=False)
+    max_tokens: int | None = Field(default=None, ge=1, le=4096)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, allow_inf_nan=False)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0, allow_inf_nan=False)
     stop_sequences: list[str] = Field(default_factory=list, max_length=8)
-    system: str = Field("", max_length=MAX_PROMPT_CHARS)
+    system: str = Field(default="", max_length=MAX_PROMPT_CHARS)
 
 
 class Generated(BaseModel):
@@ -48,8 +48,8 @@ class BatchItem(Strict):
 
 class BatchBody(Strict):
     requests: list[BatchItem] = Field(min_length=1, max_length=32)
-    max_tokens: int | None = Field(None, ge=1, le=4096)
-    temperature: float = Field(0.0, ge=0.0, le=2.0, allow_inf_nan=False)
+    max_tokens: int | None = Field(default=None, ge=1, le=4096)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, allow_inf_nan=False)
 
 
 class BatchResult(BaseModel):

@@ -13,7 +13,7 @@ class DetectedObject(BaseModel):
     confidence: float
     bbox: list[float] = Field(description="[x_min, y_min, x_max, y_max] in pixels")
     center: list[float]
-    object_id: int = Field(-1, description="perception's tracker id (-1 when untracked)")
+    object_id: int = Field(default=-1, description="perception's tracker id (-1 when untracked)")
 
 
 class Detections(BaseModel):
@@ -31,8 +31,8 @@ class Transcription(BaseModel):
 
 class SynthesizeBody(Strict):
     text: str = Field(min_length=1, max_length=10_000)
-    voice: str = Field("default", max_length=64)
-    speed: float = Field(1.0, ge=0.25, le=4.0, allow_inf_nan=False)
+    voice: str = Field(default="default", max_length=64)
+    speed: float = Field(default=1.0, ge=0.25, le=4.0, allow_inf_nan=False)
 
 
 class VisionUnderstanding(BaseModel):

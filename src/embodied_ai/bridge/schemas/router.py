@@ -29,7 +29,7 @@ class RouterRetrain(Strict):
     training_data_path: str = Field(
         min_length=1, max_length=255,
         description="a JSONL file of labelled prompts, relative to the state directory's datasets/ folder")
-    num_epochs: int = Field(10, ge=1, le=1000)
+    num_epochs: int = Field(default=10, ge=1, le=1000)
 
 
 class Routed(BaseModel):

@@ -14,19 +14,19 @@ class DatasetInfo(BaseModel):
     status: str
     invalid_rows: int = 0
     duplicates_removed: int = 0
-    row_errors: list[str] = Field([], description='"row N: why" for the rows left out (the first 20)')
+    row_errors: list[str] = Field(default=[], description='"row N: why" for the rows left out (the first 20)')
 
 
 class TrainingStart(Strict):
     expert_id: int = Field(ge=0)
     dataset_id: int = Field(ge=0, description="from /datasets/upload; 0 = the expert's latest dataset")
-    learning_rate: float = Field(1e-4, gt=0, le=1.0, allow_inf_nan=False)
-    batch_size: int = Field(4, ge=1, le=1024)
-    num_epochs: int = Field(1, ge=1, le=1000)
-    warmup_steps: int = Field(0, ge=0, le=1_000_000)
-    gradient_accumulation: int = Field(1, ge=1, le=1024)
+    learning_rate: float = Field(default=1e-4, gt=0, le=1.0, allow_inf_nan=False)
+    batch_size: int = Field(default=4, ge=1, le=1024)
+    num_epochs: int = Field(default=1, ge=1, le=1000)
+    warmup_steps: int = Field(default=0, ge=0, le=1_000_000)
+    gradient_accumulation: int = Field(default=1, ge=1, le=1024)
     use_lora: bool = True
-    lora_rank: int = Field(8, ge=1, le=256)
+    lora_rank: int = Field(default=8, ge=1, le=256)
 
 
 class TrainingJob(BaseModel):
@@ -37,7 +37,8 @@ class TrainingJob(BaseModel):
 
 class TrainingStatus(BaseModel):
     job_id: int
-    status: str = Field(description="queued | running | stopping | registering (making the new version) | stopped | completed | failed")
+    status: str = Field(description="queued | running | stopping | registering (making the new version) | stopped "
+                                    "| completed | failed")
     current_epoch: int = Field(description="the epoch under way (1-based; 0 before the first step)")
     total_epochs: int
     current_loss: float | None = None
@@ -50,7 +51,7 @@ class TrainingStatus(BaseModel):
     current_step: int = 0
     total_steps: int = 0
     checkpoint_saved: bool = False
-    version: int | None = Field(None, description="the expert version the job made, once completed")
+    version: int | None = Field(default=None, description="the expert version the job made, once completed")
     error: str | None = None
 
 

@@ -1,0 +1,157 @@
+"""What every capability of the bridge's ports shares: the endpoints it calls (a client, the
+interface type and what to say when it is missing), caches of subscribed messages, and the
+events that go out on the WebSocket.
+
+The ports are called from the asyncio loop (uvicorn) while an executor spins the node in its
+own thread: requests go through ``embodied_ros.kit.goal_client``'s asyncio form. The interfaces
+of capabilities that may not be built in an install are imported optionally; their endpoints
+then answer GraphUnavailable ("its interface is not built in this install").
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rclpy.action import ActionClient
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.client import Client
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+from embodied_ai.bridge.ports.common import Detection, EventListener, GraphEvent
+from embodied_ros.kit.action_client import ThreadSafeActionClient
+from embodied_ros.kit.detections import decode_detections
+from embodied_ros.kit.goal_client import Endpoint, Feedback, call_async, require_async, run_goal_async, send_goal_async
+
+# Latest-only state: keep one message; joint_states at 200 Hz need no history here.
+LATEST = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+
+
+def optional_interface(module: str, name: str) -> Any:
+    """An interface type another capability defines, or None while it is not built."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+class Latest:
+    """A subscribed message and when it arrived (monotonic)."""
+
+    def __init__(self) -> None:
+        self.msg: Any = None
+        self.at = 0.0
+
+    def set(self, msg: Any) -> None:
+        self.msg, self.at = msg, time.monotonic()
+
+    def age(self) -> float:
+        return math.inf if self.msg is None else time.monotonic() - self.at
+
+
+class Events:
+    """The graph's events for the WebSocket: listeners are called on the thread that emits
+    (the executor's, or the asyncio loop's)."""
+
+    def __init__(self) -> None:
+        self._listeners: list[EventListener] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, listener: EventListener) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+        return unsubscribe
+
+    def emit(self, channel: str, event: str, data: dict[str, object]) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(GraphEvent(channel, event, data))
+
+
+class Graph:
+    """The bridge node's clients and subscriptions, all in one reentrant callback group (every
+    callback only stores a message or completes a future)."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.group = ReentrantCallbackGroup()
+
+    def subscribe(self, kind: Any, topic: str, callback: Callable[[Any], None], qos: QoSProfile) -> None:
+        """Subscribe unless ``kind``'s interface is not built."""
+        if kind is not None:
+            self.node.create_subscription(kind, topic, callback, qos, callback_group=self.group)
+
+
+def readiness(client: ActionClient | Client | None) -> str:
+    """A server's state for /health: "ok", "unavailable", or "not built" (no interface)."""
+    if client is None:
+        return "not built"
+    ready = client.server_is_ready() if isinstance(client, ActionClient) else client.service_is_ready()
+    return "ok" if ready else "unavailable"
+
+
+class Service:
+    """A service the bridge calls; ``kind`` None when its interface is not built."""
+
+    def __init__(self, graph: Graph, kind: Any, endpoint: Endpoint) -> None:
+        self.kind, self.endpoint = kind, endpoint
+        self.client: Client | None = None
+        if kind is not None:
+            self.client = graph.node.create_client(kind, endpoint.name, callback_group=graph.group)
+
+    async def require(self) -> None:
+        """GraphUnavailable unless the server is there (after a brief wait for discovery)."""
+        await require_async(self.client, self.endpoint)
+
+    async def call(self, timeout_s: float, **request: Any) -> Any:
+        """The response to a request made of ``request``'s fields."""
+        await self.require()  # before the request is made: its type may not be built
+        return await call_async(self.client, self.kind.Request(**request), self.endpoint, timeout_s)
+
+    def readiness(self) -> str:
+        return readiness(self.client)
+
+
+class Action:
+    """An action the bridge sends goals to; ``kind`` None when its interface is not built."""
+
+    def __init__(self, graph: Graph, kind: Any, endpoint: Endpoint) -> None:
+        self.kind, self.endpoint = kind, endpoint
+        self.client: ActionClient | None = None
+        if kind is not None:
+            self.client = ThreadSafeActionClient(graph.node, kind, endpoint.name, callback_group=graph.group)
+
+    async def send(self, feedback: Feedback | None = None, **goal: Any) -> Any:
+        """The accepted goal's handle (for callers that stream its feedback or keep it)."""
+        await require_async(self.client, self.endpoint)  # before the goal is made: its type may not be built
+        return await send_goal_async(self.client, self.kind.Goal(**goal), self.endpoint, feedback)
+
+    async def run(self, timeout_s: float, **goal: Any) -> Any:
+        """The goal's result; the goal is cancelled when the wait ends without one."""
+        await require_async(self.client, self.endpoint)
+        return await run_goal_async(self.client, self.kind.Goal(**goal), self.endpoint, timeout_s)
+
+    def readiness(self) -> str:
+        return readiness(self.client)
+
+
+def detections_of(array: Any) -> list[Detection]:
+    """A Detection2DArray as the port's detections."""
+    return [Detection(label=d.label, score=d.score, bbox=d.box, object_id=-1 if d.object_id is None else d.object_id)
+            for d in decode_detections(array)]
+
+
+def finite(value: float) -> float | None:
+    """NaN and infinities (the graph's "unknown") as None."""
+    return float(value) if math.isfinite(value) else None
