@@ -28,7 +28,8 @@ setup(
         (f"share/{package_name}/urdf", _shared("urdf", "*.urdf")),
         # Perception model manifests and the small models the project trains ($(root)/models/...).
         (f"share/{package_name}/models/tabletop",
-         _shared("models/tabletop", "*.yaml") + _shared("models/tabletop", "*.onnx") + _shared("models/tabletop", "*.md")),
+         [*_shared("models/tabletop", "*.yaml"), *_shared("models/tabletop", "*.onnx"),
+          *_shared("models/tabletop", "*.md")]),
         (f"share/{package_name}/models/centerface", _shared("models/centerface", "*.yaml")),
     ],
     install_requires=["setuptools"],

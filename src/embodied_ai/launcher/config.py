@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Union
 
@@ -17,15 +18,15 @@ class _Strict(BaseModel):
 
 
 class DdsConfig(_Strict):
-    domain_id: int = Field(42, ge=0, le=232)
+    domain_id: int = Field(default=42, ge=0, le=232)
     localhost_only: bool = True
     fastdds_profile: str | None = None
 
 
 class RestartPolicy(_Strict):
-    initial_backoff_s: float = Field(1.0, gt=0)
-    max_backoff_s: float = Field(30.0, gt=0)
-    stable_after_s: float = Field(30.0, gt=0)
+    initial_backoff_s: float = Field(default=1.0, gt=0)
+    max_backoff_s: float = Field(default=30.0, gt=0)
+    stable_after_s: float = Field(default=30.0, gt=0)
 
 
 class NodeSpec(_Strict):
@@ -61,7 +62,7 @@ def _parse_override(text: str) -> tuple[str, str, object]:
     return node, param, yaml.safe_load(raw)
 
 
-def load_launch_config(path: str | Path, overrides: list[str] = (), root: Path | None = None) -> LaunchConfig:
+def load_launch_config(path: str | Path, overrides: Sequence[str] = (), root: Path | None = None) -> LaunchConfig:
     """Load and validate the config; ``$(root)`` becomes ``root`` (default: the config's parent's parent)."""
     path = Path(path).resolve()
     root = root or path.parent.parent

@@ -105,18 +105,18 @@ class Supervisor:
     def stop(self, timeout: float = 10.0) -> None:
         """SIGINT every node (ROS nodes shut down cleanly on it), then SIGTERM, then SIGKILL."""
         self._stopping.set()
-        running = [m for m in self._managed.values() if m.popen is not None and m.popen.poll() is None]
+        running = [(m, m.popen) for m in self._managed.values() if m.popen is not None and m.popen.poll() is None]
         for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):
-            running = [m for m in running if m.popen.poll() is None]
+            running = [(m, popen) for m, popen in running if popen.poll() is None]
             if not running:
                 break
-            for managed in running:
+            for managed, popen in running:
                 self._log(managed.spec.name, f"sending {sig.name}")
-                managed.popen.send_signal(sig)
+                popen.send_signal(sig)
             deadline = time.monotonic() + wait
-            for managed in running:
+            for _, popen in running:
                 try:
-                    managed.popen.wait(max(0.0, deadline - time.monotonic()))
+                    popen.wait(max(0.0, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     pass
         for managed in self._managed.values():

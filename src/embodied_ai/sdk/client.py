@@ -73,8 +73,7 @@ class Client:
                  transport: httpx.BaseTransport | None = None) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout, transport=transport)
-        self._retrying = dict(retry=retry_if_exception(_retryable), stop=stop_after_attempt(max_retries + 1),
-                              wait=_WaitRetryAfter(max_retry_wait_s), reraise=True)
+        self._max_retries, self._max_retry_wait_s = max_retries, max_retry_wait_s
         self.experts = Experts(self)
         self.inference = Inference(self)
         self.router = Router(self)
@@ -96,8 +95,13 @@ class Client:
         self._http.close()
 
     # -- plumbing -----------------------------------------------------------------------------
+    def retrying(self) -> Retrying:
+        """A fresh retry loop: refused connections, 429 and 503 again, honouring Retry-After."""
+        return Retrying(retry=retry_if_exception(_retryable), stop=stop_after_attempt(self._max_retries + 1),
+                        wait=_WaitRetryAfter(self._max_retry_wait_s), reraise=True)
+
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        for attempt in Retrying(**self._retrying):
+        for attempt in self.retrying():
             with attempt:
                 response = self._http.request(method, path, **kwargs)
                 if response.status_code >= 400:
@@ -158,7 +162,7 @@ class TokenStream:
     def __iter__(self) -> Iterator[str]:
         with ExitStack() as stack:
             # Retries happen only until the stream is open: once tokens flow, the generation ran.
-            for attempt in Retrying(**self._client._retrying):
+            for attempt in self._client.retrying():
                 with attempt:
                     opening = ExitStack()
                     source = opening.enter_context(
@@ -212,7 +216,8 @@ class Router(_Resource):
 
 class Datasets(_Resource):
     def upload(self, file: FileInput, expert_id: int | str, name: str) -> DatasetInfo:
-        return self._client.request("POST", "/v1/datasets/upload", DatasetInfo, files={"file": _file(file, "dataset.jsonl")},
+        return self._client.request("POST", "/v1/datasets/upload", DatasetInfo,
+                                    files={"file": _file(file, "dataset.jsonl")},
                                     data={"expert_id": str(expert_id), "name": name})
 
 
