@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
-    # `from embodied_ai import Client` (seed 000's SDK example) without making every node that
+    # `from embodied_ai import Client` (the Robot API's SDK example) without making every node that
     # imports embodied_ai load httpx and the bridge's models.
     if name == "Client":
         from embodied_ai.sdk import Client

@@ -11,8 +11,8 @@ from embodied_ai.launcher.config import load_launch_config
 from embodied_ai.launcher.environment import ros_environment
 from embodied_ai.launcher.graph import graph_processes
 from embodied_ai.launcher.supervisor import Supervisor
+from embodied_ai.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO_ROOT / "launch" / "robot.yaml"
 
 
@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     create = key_commands.add_parser("create", help="make a key and print it once")
     create.add_argument("--name", required=True)
     create.add_argument("--tier", choices=["free", "pro", "enterprise"], default="pro",
-                        help="seed 000's limits: free 100/hour, pro 1000/hour, enterprise unlimited")
+                        help="the Robot API's limits: free 100/hour, pro 1000/hour, enterprise unlimited")
     create.add_argument("--rate-limit", help='instead of a tier, e.g. "10/minute" ("" = unlimited)')
     key_commands.add_parser("list", help="every key, active or revoked (never the secrets)")
     revoke = key_commands.add_parser("revoke", help="revoke a key by id")

@@ -1,4 +1,5 @@
-"""Error codes of the product's API contract (seed 000) and the exceptions that carry them."""
+"""Error codes of the Robot API (the HTTP API the REST bridge serves, docs/robot-api.md) and the
+exceptions that carry them. ROS results carry the same numbers."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from enum import IntEnum
 
 
 class ErrorCode(IntEnum):
-    """Seed 000's error table; ROS results and REST envelopes carry these numbers."""
+    """The Robot API's error table; ROS results and REST envelopes carry these numbers."""
 
     OK = 0
     EXPERT_NOT_FOUND = 1000
@@ -21,7 +22,7 @@ class ErrorCode(IntEnum):
 
 
 class EmbodiedError(Exception):
-    """An error with a seed error code and a human-readable reason."""
+    """An error with an error code of the Robot API and a human-readable reason."""
 
     code: ErrorCode = ErrorCode.HARDWARE_ERROR
 
@@ -65,7 +66,7 @@ class GraphTimeout(EmbodiedError):
     code = ErrorCode.TIMEOUT
 
 
-def seed_code(value: int, default: ErrorCode) -> ErrorCode:
+def api_error_code(value: int, default: ErrorCode) -> ErrorCode:
     """A code from a ROS result as an ErrorCode (``default`` for 0 or a number not in the table)."""
     try:
         code = ErrorCode(value)

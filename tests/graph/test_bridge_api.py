@@ -1,4 +1,4 @@
-"""Seed 000's REST API through HTTP against the running graph: what the bridge answers is
+"""The Robot API's REST API through HTTP against the running graph: what the bridge answers is
 checked against what the graph does, seen from this process over ROS."""
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def test_prometheus_metrics_expose_robot_state_and_request_timings(http):
 
 
 # Endpoints of capabilities served by other nodes: with the node in the graph the bridge
-# answers from it (tests elsewhere in this package); without it, 503 and the seed's code.
+# answers from it (tests elsewhere in this package); without it, 503 and the Robot API's code.
 SERVED_BY = [
     ("post", "/v1/inference/generate", {"json": {"prompt": "hello"}}, ("action", "generate"), 1001),
     ("post", "/v1/inference/batch", {"json": {"requests": [{"id": "a", "prompt": "hi"}]}}, ("action", "generate"),

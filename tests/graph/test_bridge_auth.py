@@ -69,7 +69,7 @@ def test_a_key_gets_in_with_rate_limit_headers_and_the_seeds_429_past_its_limit(
             assert response.status_code == 200, response.text
             assert response.headers["x-ratelimit-limit"] == "5"
             remaining.append(int(response.headers["x-ratelimit-remaining"]))
-            assert int(response.headers["x-ratelimit-reset"]) > 1_700_000_000  # an epoch time, as in the seed
+            assert int(response.headers["x-ratelimit-reset"]) > 1_700_000_000  # an epoch time, as in the Robot API
         assert remaining == [4, 3, 2, 1, 0]
         refused = session.get("/v1/hardware/sensors")
         error = assert_envelope_error(refused, 429, 429)

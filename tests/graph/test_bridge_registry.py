@@ -1,5 +1,5 @@
 """The expert registry, datasets, training jobs, resize and router retraining, live: HTTP →
-bridge → the experts node's services and actions → the core → back, with the seed's shapes
+bridge → the experts node's services and actions → the core → back, with the Robot API's shapes
 and codes; then the same ROS interfaces from a plain rclpy client, as `ros2 service call` or
 `ros2 action send_goal` would use them.
 

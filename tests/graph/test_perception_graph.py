@@ -85,7 +85,7 @@ def test_grasp_by_object_id_picks_the_object_perception_named(client):
 
 
 def test_the_seed_grasp_by_object_id_uses_the_arm_that_reaches_it(client, http):  # noqa: F811
-    """Seed 000's POST /hardware/grasp names no hand: the ball, on the robot's left, is taken with the left."""
+    """The Robot API's POST /hardware/grasp names no hand: the ball, on the robot's left, is taken with the left."""
     def sees_a_ball(messages: list[Detection2DArray]) -> bool:   # the can may be in the right hand by now
         return bool(messages) and "ball" in ids_by_label(messages[-1])
 

@@ -1,4 +1,4 @@
-"""The Python SDK (seed 000's example) against the graph's bridge (retries: tests/unit/sdk/test_retries.py)."""
+"""The Python SDK (the Robot API's example) against the graph's bridge (retries: tests/unit/sdk/test_retries.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The bridge's FastAPI app: seed 000's API under /v1, the WebSocket, Prometheus metrics,
+"""The bridge's FastAPI app: the Robot API under /v1, the WebSocket, Prometheus metrics,
 OpenAI compatibility and the operator dashboard, all over the graph's ports (``bridge.ports``)."""
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def create_app(ports: Ports, settings: BridgeSettings, keys: ApiKeyStore | None 
 
     app = FastAPI(
         title="Embodied AI runtime API", version=__version__, lifespan=lifespan,
-        description="Seed 000's API over the live ROS 2 graph. Every /v1 answer is an envelope "
-                    "`{success, data, error, timestamp}`; errors carry seed codes (1000-4001) or, for "
+        description="The Robot API over the live ROS 2 graph. Every /v1 answer is an envelope "
+                    "`{success, data, error, timestamp}`; errors carry Robot API codes (1000-4001) or, for "
                     "protocol errors, the HTTP status.",
     )
     app.state.ports, app.state.settings, app.state.hub = ports, settings, hub

@@ -1,8 +1,8 @@
 """Seed error codes to HTTP statuses, and the handlers that answer every error in the envelope.
 
-Seed codes (1000-4001) come from the graph or from the bridge's own checks; protocol errors
+Robot API codes (1000-4001) come from the graph or from the bridge's own checks; protocol errors
 (a malformed request, a missing key, a rate limit, an unknown route) carry their HTTP status
-as the code, as the seed's 429 example does.
+as the code, as the Robot API's 429 example does.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def error_response(status: int, code: int, message: str, details: Details = None
 
 
 def describe(code: ErrorCode) -> str:
-    """The seed's wording for a code: EXPERT_NOT_FOUND -> "Expert not found"."""
+    """The Robot API's wording for a code: EXPERT_NOT_FOUND -> "Expert not found"."""
     return code.name.replace("_", " ").capitalize()
 
 

@@ -23,7 +23,7 @@ from limits import parse
 from embodied_ai import paths
 
 KEY_PREFIX = "emb_"
-# Seed 000 "Rate Limiting": free 100/hour, pro 1000/hour, enterprise unlimited ("").
+# The Robot API's rate limits: free 100/hour, pro 1000/hour, enterprise unlimited ("").
 TIERS: dict[str, str] = {"free": "100/hour", "pro": "1000/hour", "enterprise": ""}
 
 _SCHEMA = """

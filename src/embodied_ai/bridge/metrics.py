@@ -18,7 +18,7 @@ from embodied_ai.errors import GraphUnavailable
 
 
 class InferenceLog:
-    """Inference requests of the last minute, for the seed's requests_per_minute and avg latency."""
+    """Inference requests of the last minute, for the Robot API's requests_per_minute and avg latency."""
 
     WINDOW_S = 60.0
 

@@ -1,4 +1,4 @@
-"""Bearer API keys and per-key rate limits (seed 000 "Аутентификация" and "Rate Limiting").
+"""Bearer API keys and per-key rate limits (the Robot API's authentication and rate limits).
 
 While no key exists the bridge listens on loopback only (``settings.check_bind``) and serves
 anonymous callers under one shared limit; once a key exists every request needs one.

@@ -2,7 +2,7 @@
 
 A malformed row never sinks the file: it is reported by its row number (1-based line number in
 the file; for CSV the line the record starts on, the header being line 1) and the good rows are
-kept. Only a dataset with no usable row at all is refused, with the seed's DATASET_INVALID.
+kept. Only a dataset with no usable row at all is refused, with the Robot API's DATASET_INVALID.
 
 Accepted rows (each normalised to a `DatasetRow`):
 - JSONL, instruction style: {"prompt": ..., "completion": ...}
@@ -44,7 +44,7 @@ RowKind = Literal["instruction", "chat", "text"]
 
 FORMAT_BY_SUFFIX: dict[str, DatasetFormat] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "txt", ".csv": "csv"}
 CHAT_ROLES = ("system", "user", "assistant")
-# Seed 000's bad-input case is a 100 000-character prompt: longer rows are reported, since no
+# The Robot API's bad-input case is a 100 000-character prompt: longer rows are reported, since no
 # expert's context window can hold them and silently cutting them would train on a fragment.
 DEFAULT_MAX_ROW_CHARS = 100_000
 # English text runs at about four characters per token for BPE tokenizers; good enough for a

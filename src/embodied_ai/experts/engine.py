@@ -194,7 +194,7 @@ class InferenceEngine:
                 return self._run(generator, tokenizer, prompt_ids, request, on_text, cancel, expert or "")
             except EmbodiedError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - ORT errors become the seed's inference error
+            except Exception as exc:  # noqa: BLE001 - ORT errors become the Robot API's inference error
                 raise EmbodiedError(f"generation failed: {exc}", ErrorCode.INFERENCE_FAILED) from exc
 
     def generate_batch(self, requests: Sequence[tuple[GenerationRequest, str | None]]) -> list[GenerationResult]:

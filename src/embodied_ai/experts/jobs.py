@@ -2,7 +2,7 @@
 
 A caller sends a ``TrainingGoal`` (0 means "the default", as in the TrainExpert goal), watches
 the job's progress (only the newest per poll: a model trained from scratch logs hundreds of
-steps a second), may cancel it (the seed's stop: a running job saves a checkpoint and ends
+steps a second), may cancel it (the Robot API's stop: a running job saves a checkpoint and ends
 "stopped"), and gets a ``TrainingOutcome``: what the finished, stopped or failed job means
 for the caller. The expert's own status is the service's (training while the job runs, ready
 once a version is registered, else what it was before).
@@ -101,7 +101,7 @@ class FollowedJob:
 
     @property
     def id(self) -> int:
-        """The seed's integer job id."""
+        """The Robot API's integer job id."""
         return self.started.id
 
     def follow(self, on_progress: Callable[[TrainingStatus], None], cancel_requested: Callable[[], bool],

@@ -6,7 +6,7 @@
                                          model folder for an expert trained from scratch)
     <state>/datasets/<id>.jsonl          a registered dataset's validated, normalised rows
 
-Fields follow seed 000's Expert API: id, name, domain, category, status (initializing /
+Fields follow the Robot API's Expert API: id, name, domain, category, status (initializing /
 training / ready / disabled), config (a base model, or d_model / n_layers / n_heads / d_ff),
 quantization (Q8 / Q4 / FP16), metrics, performance (measured), usage, versions. Deleting is
 soft by default (status disabled, hidden from listings, files kept); a hard delete removes
@@ -76,7 +76,7 @@ CREATE TABLE IF NOT EXISTS datasets (
     created_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS training_jobs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- the seed's integer job_id
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- the Robot API's integer job_id
     job_key TEXT NOT NULL UNIQUE,          -- the job's folder under jobs/ (its status.json)
     expert_id INTEGER NOT NULL,
     dataset_id INTEGER,
@@ -130,7 +130,7 @@ class Expert:
         return next((v for v in self.versions if v.version == self.current_version), None)
 
     def to_dict(self) -> dict[str, Any]:
-        """Seed 000's GET /experts/{id} shape."""
+        """The Robot API's GET /experts/{id} shape."""
         return {
             "id": self.id, "name": self.name, "domain": self.domain, "category": self.category,
             "status": self.status, "config": self.config, "quantization": self.quantization,
@@ -355,7 +355,7 @@ class ExpertRegistry:
         return self.job(job_id)
 
     def job(self, key: int | str) -> JobRecord:
-        """By the seed's integer id, or by the job's folder name."""
+        """By the Robot API's integer id, or by the job's folder name."""
         column = "id" if isinstance(key, int) else "job_key"
         with self._lock:
             row = self._db.execute(f"SELECT * FROM training_jobs WHERE {column}=?", (key,)).fetchone()

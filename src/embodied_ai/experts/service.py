@@ -3,12 +3,12 @@
 This is what the experts node and the REST bridge call. It decides which expert answers
 (the router, or the caller's choice), keeps the engine's loaded experts in step with the
 registry, counts usage and measured performance, and runs training jobs in threads with
-the seed's rules: a busy expert cannot be trained twice, a serving expert cannot be
-deleted, and every refusal carries a seed error code.
+the Robot API's rules: a busy expert cannot be trained twice, a serving expert cannot be
+deleted, and every refusal carries an error code of the Robot API.
 
 An expert is either a LoRA adapter on the shared base (created without a shape) or its own
 small Llama-shaped model trained from scratch (created with d_model / n_layers / n_heads or a
-size preset). Resizing (seed 000's POST /experts/{id}/resize) trains a new version of the
+size preset). Resizing (the Robot API's POST /experts/{id}/resize) trains a new version of the
 expert from scratch at the new shape on its latest dataset; a finished scratch model is
 exported to ONNX by ORT GenAI's model builder at the expert's quantization and served by
 the engine as a model of its own.
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 GENERAL = "general"
 PERFORMANCE_EVERY_N_CALLS = 10
 BASE_MODEL = "SmolLM2-135M-Instruct"
-# Shapes of the seed SDK's size presets (experts trained from scratch).
+# Shapes of the Robot API SDK's size presets (experts trained from scratch).
 SIZE_PRESETS: dict[str, dict[str, int]] = {
     "small": {"d_model": 256, "n_layers": 4, "n_heads": 4},
     "medium": {"d_model": 512, "n_layers": 8, "n_heads": 8},
@@ -82,7 +82,7 @@ def parameter_count(hidden: int, layers: int, heads: int, kv_heads: int, d_ff: i
 
 @dataclass(frozen=True)
 class StartedJob:
-    """A training job that was started: the seed's integer id and the running job."""
+    """A training job that was started: the Robot API's integer id and the running job."""
 
     id: int
     job: TrainingJob
@@ -434,7 +434,7 @@ class ExpertService:
                config: TrainingConfig | None = None,
                on_progress: Callable[[TrainingStatus], None] | None = None,
                on_done: Callable[[TrainingStatus], None] | None = None) -> StartedJob:
-        """A new version of ``expert`` at another size (seed 000's resize): its own model of the
+        """A new version of ``expert`` at another size (the Robot API's resize): its own model of the
         new shape, trained from scratch on the expert's latest dataset and quantized like it.
         The current version keeps serving until the new one is registered."""
         shape = model_shape(d_model, n_layers, n_heads)

@@ -1,4 +1,4 @@
-"""Training an expert (seed 000's Training API): LoRA on the shared base, or a full model
+"""Training an expert (the Robot API's Training API): LoRA on the shared base, or a full model
 trained from scratch, with torch and the Hugging Face Trainer.
 
 A job owns one folder under ``<state>/jobs/<job_id>/``: a copy of its dataset, its config,
@@ -30,7 +30,7 @@ RECENT_LOGS = 20
 
 @dataclass
 class TrainingConfig:
-    """The seed's training parameters, plus bounds that keep runs short on 2 cores."""
+    """The Robot API's training parameters, plus bounds that keep runs short on 2 cores."""
 
     learning_rate: float = 2e-4
     batch_size: int = 8

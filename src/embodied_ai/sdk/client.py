@@ -1,4 +1,4 @@
-"""Python SDK for the REST bridge (seed 000's "SDK Examples"):
+"""Python SDK for the REST bridge (the Robot API's "SDK Examples"):
 
     from embodied_ai import Client
 

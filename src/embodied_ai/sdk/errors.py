@@ -8,7 +8,7 @@ import httpx
 
 
 class ApiError(Exception):
-    """``status`` is the HTTP status; ``code`` the seed 000 code (1000-4001) or, for protocol
+    """``status`` is the HTTP status; ``code`` the Robot API code (1000-4001) or, for protocol
     errors, the HTTP status again; ``retry_after`` is set on 429."""
 
     def __init__(self, status: int, code: int, message: str, details: Any = None,

@@ -1,4 +1,4 @@
-"""Errors of the speech stack. They carry seed 000's codes, as every error of the runtime does."""
+"""Errors of the speech stack. They carry the Robot API's codes, as every error of the runtime does."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from embodied_ai.errors import EmbodiedError, ErrorCode
 
 
 class SpeechError(EmbodiedError):
-    """Speech could not be recognised or synthesised (seed code 3000 INFERENCE_FAILED)."""
+    """Speech could not be recognised or synthesised (Robot API code 3000 INFERENCE_FAILED)."""
 
     code = ErrorCode.INFERENCE_FAILED
 

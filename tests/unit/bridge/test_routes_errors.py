@@ -1,4 +1,4 @@
-"""Every answer is the envelope: seed codes mapped to HTTP statuses, a missing capability is
+"""Every answer is the envelope: Robot API codes mapped to HTTP statuses, a missing capability is
 503 with its code, a deadline 504, protocol errors carry their status as the code."""
 
 from __future__ import annotations

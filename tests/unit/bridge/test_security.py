@@ -1,5 +1,5 @@
 """The REST bridge's security pieces without a graph: hashed keys, the bind rule, per-key
-limits with the seed's headers, and request paths kept inside the state directory."""
+limits with the Robot API's headers, and request paths kept inside the state directory."""
 
 from __future__ import annotations
 

@@ -4,11 +4,9 @@ the endpoints and closes the service, and a failed configure leaves nothing behi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import rclpy
 from embodied_interfaces.srv import ListExperts, Route
 from rclpy.action import GoalResponse
 from rclpy.context import Context
@@ -22,14 +20,6 @@ pytestmark = pytest.mark.timeout(1500)  # the first configure may build the base
 SUCCESS = TransitionCallbackReturn.SUCCESS
 ENDPOINTS = {"route", "set_expert_loaded", "list_experts", "get_expert", "create_expert", "update_expert",
              "delete_expert", "register_dataset", "training_status"}  # as created: relative names
-
-
-@pytest.fixture
-def context() -> Iterator[Context]:
-    context = Context()
-    rclpy.init(context=context)
-    yield context
-    rclpy.shutdown(context=context)
 
 
 def experts_node(context: Context, tmp_path: Path, urdf: Path = URDF) -> ExpertsNode:

@@ -27,14 +27,6 @@ ENDPOINTS = {"/joint_states", "/hardware_state", "/robot_description", "/sim/obj
 
 
 @pytest.fixture
-def context() -> Iterator[Context]:
-    context = Context()
-    rclpy.init(context=context)
-    yield context
-    rclpy.shutdown(context=context)
-
-
-@pytest.fixture
 def node(context: Context) -> Iterator[ServoControllerNode]:
     overrides = {"robot_description_file": "/no/such.urdf", "hardware_config_file": str(SIM), "rate_hz": 100.0}
     node = ServoControllerNode(context=context,

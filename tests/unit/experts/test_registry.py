@@ -1,4 +1,4 @@
-"""The expert registry: seed fields, create / update / delete, versions, and nothing lost on restart."""
+"""The expert registry: the Robot API's fields, create / update / delete, versions, and nothing lost on restart."""
 
 from __future__ import annotations
 

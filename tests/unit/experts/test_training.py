@@ -1,5 +1,5 @@
 """Training jobs: progress, stop with a checkpoint, resume without losing data or steps; the
-service's refusals (busy expert, serving expert, bad dataset) with seed codes."""
+service's refusals (busy expert, serving expert, bad dataset) with Robot API codes."""
 
 from __future__ import annotations
 

@@ -1,15 +1,15 @@
 """The experts node's registry, dataset and training endpoints: ROS wiring over
-embodied_ai.experts.service and embodied_ai.experts.jobs (seed 000's Expert Management and
+embodied_ai.experts.service and embodied_ai.experts.jobs (the Robot API's Expert Management and
 Training APIs on ROS).
 
   services  list_experts (ListExperts), get_expert (GetExpert), create_expert (CreateExpert),
             update_expert (UpdateExpert), delete_expert (DeleteExpert),
             register_dataset (RegisterDataset), training_status (GetTrainingStatus)
   actions   train_expert (TrainExpert: LoRA or from scratch; resize is a goal with use_lora
-            false and the new shape; cancel = the seed's stop, which keeps a checkpoint),
+            false and the new shape; cancel = the Robot API's stop, which keeps a checkpoint),
             retrain_router (RetrainRouter)
 
-Every refusal comes back as success false with a seed error code and a message; nothing is
+Every refusal comes back as success false with an error code of the Robot API and a message; nothing is
 raised into rclpy (an exception there would answer an empty response). While the node is not
 active the service is not there: requests are refused with EXPERT_NOT_READY, goals rejected.
 """

@@ -1,4 +1,4 @@
-"""REST bridge node: seed 000's HTTP API, SSE, WebSocket and the operator dashboard over the
+"""REST bridge node: the Robot API's HTTP API, SSE, WebSocket and the operator dashboard over the
 live graph (the FastAPI app of embodied_ai.bridge over the ports of embodied_ros.bridge).
 
 uvicorn runs in the main thread and owns SIGINT/SIGTERM (so the launcher's SIGINT drains open

@@ -3,7 +3,7 @@ graph's status.
 
 Every port method raises ``GraphUnavailable`` when the node that serves it is not in the
 running graph (HTTP 503 with the capability's code), ``GraphTimeout`` when it accepted the
-request but did not answer in time (504), and ``EmbodiedError`` with a seed code when the node
+request but did not answer in time (504), and ``EmbodiedError`` with a Robot API code when the node
 refused or failed it.
 """
 
@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from embodied_ai.errors import EmbodiedError, ErrorCode, GraphTimeout, GraphUnavailable, seed_code
+from embodied_ai.errors import EmbodiedError, ErrorCode, GraphTimeout, GraphUnavailable, api_error_code
 
 __all__ = ["Detection", "EmbodiedError", "ErrorCode", "EventListener", "GraphEvent", "GraphStatus", "GraphTimeout",
-           "GraphUnavailable", "seed_code"]
+           "GraphUnavailable", "api_error_code"]
 
 
 @dataclass(frozen=True)

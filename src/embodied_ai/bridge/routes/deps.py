@@ -14,7 +14,7 @@ from embodied_ai.bridge.ports.inference import InferencePort
 from embodied_ai.bridge.ports.media import MediaPort
 from embodied_ai.bridge.settings import BridgeSettings
 
-# Seed 000's base URL. Routers carry it in their own prefix (not include_router's) so that a
+# The Robot API's base URL. Routers carry it in their own prefix (not include_router's) so that a
 # route's template, which /metrics labels requests by, is the full path.
 API_PREFIX = "/v1"
 

@@ -52,7 +52,7 @@ async def monitoring_metrics(experts: Experts, metrics: BridgeMetricsDep) -> Env
     return ok(Metrics(system=system, experts=counts, inference=inference))
 
 
-@router.get("/health", summary="Health with components (not enveloped, as in the seed)",
+@router.get("/health", summary="Health with components (not enveloped, as in the Robot API)",
             responses={503: {"model": Health, "description": "the servo controller is not reachable"}})
 async def health(request: Request, graph: Status) -> JSONResponse:
     components = {**graph.components(), "api_keys": "ok" if os.access(request.app.state.security.keys.path, os.R_OK)

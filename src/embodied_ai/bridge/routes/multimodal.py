@@ -27,7 +27,7 @@ from embodied_ai.bridge.schemas.multimodal import (
 from embodied_ai.bridge.security import authorize
 from embodied_ai.bridge.settings import BridgeSettings
 from embodied_ai.bridge.uploads import AUDIO_TYPES, IMAGE_TYPES, read_upload
-from embodied_ai.errors import EmbodiedError, ErrorCode, seed_code
+from embodied_ai.errors import EmbodiedError, ErrorCode, api_error_code
 
 router = APIRouter(prefix=deps.API_PREFIX, tags=["multimodal"], dependencies=[Depends(authorize)],
                    responses=error_responses(400, 401, 413, 422, 429, 503, 504))
@@ -102,7 +102,7 @@ async def process(media: Media, settings: Settings,
     if command.strip():
         outcome = await media.handle_command(command)
         if not outcome.success and not outcome.reply:
-            raise EmbodiedError(outcome.message, seed_code(outcome.error_code, ErrorCode.INFERENCE_FAILED))
+            raise EmbodiedError(outcome.message, api_error_code(outcome.error_code, ErrorCode.INFERENCE_FAILED))
         actions = json.loads(outcome.actions_json or "[]")
         understanding.text = TextUnderstanding(intent="command" if actions else "query", actions=actions,
                                                expert=outcome.expert, success=outcome.success)

@@ -51,7 +51,7 @@ async def retrain(body: RouterRetrain, inference: Inference, settings: Settings)
     path = path_inside(datasets, body.training_data_path)
     if not path.is_file():
         raise ApiError(400, "no such file in the datasets folder", body.training_data_path)
-    # Answers when the new gate is in service (or training failed, with the seed's code).
+    # Answers when the new gate is in service (or training failed, with the Robot API's code).
     retrained = await inference.retrain_router(path, body.num_epochs)
     skipped = f"; rows left out: {'; '.join(retrained.row_errors)}" if retrained.row_errors else ""
     return ok(Message(status="completed", message=f"{retrained.message}{skipped}"))

@@ -1,4 +1,4 @@
-"""WebSocket /ws (seed 000 "WebSocket API"): subscribe to channels and receive events.
+"""WebSocket /ws (the Robot API's WebSocket API): subscribe to channels and receive events.
 
 Client messages: ``{"action": "subscribe" | "unsubscribe", "channels": [...]}``, ``{"action":
 "ping"}``, and, when API keys are configured and the handshake had no Authorization header,
@@ -9,7 +9,7 @@ Server messages: ``{"channel", "event", "data"}``; replies are ``{"event": "subs
 Channels: ``hardware`` (state snapshots at hardware_event_hz, safety events, e-stop changes),
 ``inference`` (generations through the bridge, router statistics), ``training`` (the
 train_expert feedback of jobs started through the bridge: ``progress`` {job_id, status, step,
-total_steps, epoch, total_epochs, loss, eta_seconds, log}, the seed's ``epoch_completed``
+total_steps, epoch, total_epochs, loss, eta_seconds, log}, the Robot API's ``epoch_completed``
 {job_id, epoch, loss}, then ``completed`` / ``stopped`` / ``failed`` {job_id, version,
 checkpoint_saved, code, message}; ``router_retraining`` / ``router_retrained``), ``cameras``
 (JPEG frames with detections, for the dashboard).

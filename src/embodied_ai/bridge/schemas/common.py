@@ -1,4 +1,4 @@
-"""The seed's response envelope and error body, shared by every resource."""
+"""The Robot API's response envelope and error body, shared by every resource."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ class Strict(BaseModel):
 
 
 class ErrorInfo(BaseModel):
-    """``code`` is a seed 000 code (1000-4001) or, for protocol errors (bad request, auth, rate
-    limit), the HTTP status, as in the seed's 429 example."""
+    """``code`` is a Robot API code (1000-4001) or, for protocol errors (bad request, auth, rate
+    limit), the HTTP status, as in the Robot API's 429 example."""
 
     code: int = Field(examples=[1000])
     message: str = Field(examples=["Expert not found"])
@@ -32,7 +32,7 @@ def utc_now() -> datetime:
 
 
 class Envelope(BaseModel, Generic[T]):
-    """``{success, data, error, timestamp}`` around every /v1 answer (seed 000 "Response Format")."""
+    """``{success, data, error, timestamp}`` around every /v1 answer (the Robot API's response format)."""
 
     success: bool
     data: T | None = None

@@ -1,4 +1,4 @@
-"""Expert Management API (seed 000). The expert registry belongs to the experts node; these
+"""Expert Management API (the Robot API). The expert registry belongs to the experts node; these
 models are the HTTP contract the bridge answers with once the registry is reachable."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class ExpertCreate(Strict):
     domain: str = Field(min_length=1, max_length=256)
     category: str = Field(default="general", min_length=1, max_length=64)
     size: Literal["small", "medium", "large"] | None = Field(default=
-        None, description="a size preset (the seed's SDK example) instead of d_model/n_layers/n_heads")
+        None, description="a size preset (the Robot API's SDK example) instead of d_model/n_layers/n_heads")
     d_model: int | None = Field(default=None, ge=64, le=8192)
     n_layers: int | None = Field(default=None, ge=1, le=64)
     n_heads: int | None = Field(default=None, ge=1, le=128)
@@ -84,7 +84,7 @@ class ExpertCreated(BaseModel):
 
     @property
     def id(self) -> int:
-        """The seed's SDK example reads ``expert.id``."""
+        """The Robot API's SDK example reads ``expert.id``."""
         return self.expert_id
 
 

@@ -1,4 +1,4 @@
-"""Hardware Control API (seed 000): degrees at the API, radians in ROS (REP-103)."""
+"""Hardware Control API (the Robot API): degrees at the API, radians in ROS (REP-103)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Inference API (seed 000): generate, its SSE stream, and batches, over the experts' generate action."""
+"""Inference API (the Robot API): generate, its SSE stream, and batches, over the experts' generate action."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class Generated(BaseModel):
 
 
 class StreamToken(BaseModel):
-    """One SSE ``message`` event of /inference/generate/stream (the seed reads ``data.token``)."""
+    """One SSE ``message`` event of /inference/generate/stream (the Robot API reads ``data.token``)."""
 
     token: str
     tokens_generated: int

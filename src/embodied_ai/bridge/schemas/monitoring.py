@@ -1,4 +1,4 @@
-"""Monitoring API (seed 000): system metrics and health. Values the bridge cannot measure
+"""Monitoring API (the Robot API): system metrics and health. Values the bridge cannot measure
 (no GPU, no expert registry in the graph) are null, not guessed."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class Metrics(BaseModel):
 
 
 class Health(BaseModel):
-    """Not enveloped, as in the seed."""
+    """Not enveloped, as in the Robot API."""
 
     status: Literal["healthy", "degraded", "unhealthy"]
     components: dict[str, str]

@@ -1,4 +1,4 @@
-"""Multimodal API (seed 000): detection, transcription, synthesis, and their combination."""
+"""Multimodal API (the Robot API): detection, transcription, synthesis, and their combination."""
 
 from __future__ import annotations
 

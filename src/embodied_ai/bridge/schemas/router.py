@@ -1,4 +1,4 @@
-"""Router API (seed 000): statistics from the experts node's router_statistics topic."""
+"""Router API (the Robot API): statistics from the experts node's router_statistics topic."""
 
 from __future__ import annotations
 

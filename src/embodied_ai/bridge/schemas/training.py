@@ -1,4 +1,4 @@
-"""Training API (seed 000): dataset upload and training jobs, served by the experts node."""
+"""Training API (the Robot API): dataset upload and training jobs, served by the experts node."""
 
 from __future__ import annotations
 

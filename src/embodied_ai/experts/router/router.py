@@ -76,7 +76,7 @@ class RouteDecision:
 
 @dataclass(frozen=True)
 class ExpertStatistics:
-    """One row of seed 000's GET /router/stats `stats` list (expert_id comes from the registry)."""
+    """One row of the Robot API's GET /router/stats `stats` list (expert_id comes from the registry)."""
 
     expert_name: str
     selections: int
@@ -87,7 +87,7 @@ class ExpertStatistics:
 
 @dataclass(frozen=True)
 class RouterIssue:
-    """One row of seed 000's `issues` list."""
+    """One row of the Robot API's `issues` list."""
 
     type: str                 # unused_expert, low_confidence, low_accuracy, frequent_fallback
     expert: str | None
@@ -104,7 +104,7 @@ class RouterStatistics:
     gate_version: int
 
     def to_dict(self, expert_ids: dict[str, int] | None = None) -> dict[str, Any]:
-        """Seed 000's response `data` shape; pass the registry's ids to fill `expert_id`."""
+        """The Robot API's response `data` shape; pass the registry's ids to fill `expert_id`."""
         ids = expert_ids or {}
         return {
             "stats": [{"expert_id": ids.get(s.expert_name), **asdict(s)} for s in self.stats],
@@ -350,7 +350,7 @@ class Router:
         include_feedback: bool = True,
         training: GateTrainingConfig = GateTrainingConfig(),
     ) -> RetrainResult:
-        """Train a new gate on a JSONL of {"prompt", "expert"} rows (seed 000's POST
+        """Train a new gate on a JSONL of {"prompt", "expert"} rows (the Robot API's POST
         /router/retrain), plus the corrections recorded as feedback, and swap it in.
 
         The experts are the labels found in the data, so a new expert is added by labelling

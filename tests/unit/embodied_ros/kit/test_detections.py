@@ -12,7 +12,8 @@ from embodied_ros.kit.detections import ReceivedDetection, decode_detections, de
 def test_detections_round_trip():
     header = Header(frame_id="head_camera_optical_frame")
     msg = detections_msg(header, [
-        detection_msg(Detection((10.0, 20.0, 50.0, 60.0), 0.9, 2, "can"), header, object_id=3, position=(0.4, 0.1, 0.05)),
+        detection_msg(Detection((10.0, 20.0, 50.0, 60.0), 0.9, 2, "can"), header, object_id=3,
+                      position=(0.4, 0.1, 0.05)),
         detection_msg(Detection((70.0, 20.0, 90.0, 40.0), 0.6, 0, "cube"), header),
     ])
     decoded = decode_detections(msg)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import rclpy
 from embodied_interfaces.action import Speak
@@ -13,14 +11,6 @@ from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
 from embodied_ros.kit.endpoints import ConfiguredEndpoints
-
-
-@pytest.fixture
-def context() -> Iterator[Context]:
-    context = Context()
-    rclpy.init(context=context)
-    yield context
-    rclpy.shutdown(context=context)
 
 
 def counts(node: rclpy.node.Node) -> tuple[int, ...]:

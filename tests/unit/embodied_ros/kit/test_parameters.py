@@ -3,7 +3,6 @@ clear error for a value out of its range."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from enum import Enum
 
 import pytest
@@ -27,14 +26,6 @@ class ExampleConfig(BaseModel):
     autostart: bool = Field(True, description="configure and activate on start")
     mode: Mode = Field(Mode.SAFE, description="how to move")
     cameras: list[str] = Field(["head_camera"], description="camera names")
-
-
-@pytest.fixture
-def context() -> Iterator[Context]:
-    context = Context()
-    rclpy.init(context=context)  # the run's own ROS_DOMAIN_ID (.ci/run sets one)
-    yield context
-    rclpy.shutdown(context=context)
 
 
 def node(context: Context, **overrides: object):

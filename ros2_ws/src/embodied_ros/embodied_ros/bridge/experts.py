@@ -166,7 +166,7 @@ class RosExperts:
             progress = training_progress(feedback)
             self._events.emit("training", "progress", progress)
             epoch = int(feedback.current_epoch + 1e-6)
-            if epoch > last_epoch:  # the seed's event: an epoch ended
+            if epoch > last_epoch:  # the Robot API's event: an epoch ended
                 last_epoch = epoch
                 self._events.emit("training", "epoch_completed", {"job_id": progress["job_id"], "epoch": epoch,
                                                                   "loss": progress["loss"]})
