@@ -35,10 +35,13 @@ from embodied_ai.diagnostics import Level
 from embodied_ai.errors import EmbodiedError, ErrorCode
 from embodied_ai.hardware.factory import load_hardware_config, sim_object_from_config, sim_table_from_config
 from embodied_ai.hardware.sim import SimObject
-from embodied_ai.perception.render import CameraIntrinsics, SceneStyle, TabletopRenderer
+from embodied_ai.perception.render import CameraIntrinsics, RenderedView, SceneStyle, TabletopRenderer
 from embodied_ai.perception.status import ComponentStatus
 from embodied_ai.robot import load_robot_description
 from embodied_ai.robot.kinematics import Kinematics
+
+# Joint positions that differ by less than this (1e-4 rad, 0.006 degrees) draw the same scene.
+SCENE_KEY_DECIMALS = 4
 
 
 class CameraError(EmbodiedError):
@@ -181,6 +184,9 @@ class SimCamera:
         self._style = style
         self._rng = np.random.default_rng(seed)
         self._lock = threading.Lock()
+        self._scene: RenderedView | None = None
+        self._scene_key: object = None
+        self.scenes_drawn = 0   # how often the geometry was drawn (the rest reused it)
 
     def open(self) -> None:
         pass
@@ -191,8 +197,17 @@ class SimCamera:
             raise CameraError("simulated camera: no joint positions yet "
                               "(is the servo controller publishing joint_states?)")
         stamp_ns = time.time_ns()   # the scene as of these joint positions
+        objects = self._objects()
+        # A robot at rest sees the same scene frame after frame: its geometry is drawn again only
+        # when a joint or an object moved; the sensor noise is fresh in every frame.
+        key = (tuple(sorted((j, round(p, SCENE_KEY_DECIMALS)) for j, p in positions.items())),
+               tuple((o.object_id, o.in_gripper, o.table_xy) for o in objects))
         with self._lock:
-            view = self.renderer.render(self.camera_link, positions, self._objects(), self._style, self._rng)
+            if key != self._scene_key or self._scene is None:
+                self._scene = self.renderer.render_scene(self.camera_link, positions, objects, self._style)
+                self._scene_key = key
+                self.scenes_drawn += 1
+            view = self.renderer.camera_effects(self._scene, self._style, self._rng)
         return Frame(view.image, stamp_ns)
 
     def close(self) -> None:

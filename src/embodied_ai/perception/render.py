@@ -179,6 +179,22 @@ class TabletopRenderer:
         style: SceneStyle = SceneStyle(),
         rng: np.random.Generator | None = None,
     ) -> RenderedView:
+        """The view from ``camera_link`` with the camera's effects (gain, blur, sensor noise)."""
+        return self.camera_effects(self.render_scene(camera_link, positions, objects, style), style, rng)
+
+    def camera_effects(self, scene: RenderedView, style: SceneStyle,
+                       rng: np.random.Generator | None) -> RenderedView:
+        """``scene`` as the camera sees it; fresh sensor noise for every frame when ``rng`` is given."""
+        return RenderedView(self._camera_effects(scene.image, style, rng), list(scene.boxes))
+
+    def render_scene(
+        self,
+        camera_link: str,
+        positions: Mapping[str, float],
+        objects: Sequence[SimObject],
+        style: SceneStyle = SceneStyle(),
+    ) -> RenderedView:
+        """The geometry alone (no camera effects): the same for the same joints and objects."""
         pose = self.camera_pose(camera_link, positions)
         camera = _Camera(pose[:3, :3], pose[:3, 3], self.intrinsics)
         k = self.intrinsics
@@ -207,7 +223,7 @@ class TabletopRenderer:
         if table_in_front:
             table_mask = self._draw_table(image, camera, style)
             ids[table_mask > 0] = 0
-        view = RenderedView(self._camera_effects(image, style, rng))
+        view = RenderedView(image)
         for index, (obj, _) in enumerate(placed):
             box = self._visible_box(ids, index + 1, areas.get(index, 0))
             if box is not None:

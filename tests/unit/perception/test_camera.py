@@ -104,6 +104,22 @@ def test_the_sim_camera_needs_joint_positions(sim, renderer):
     assert frame.image.shape == (480, 640, 3) and frame.stamp_ns > 0
 
 
+def test_a_robot_at_rest_reuses_its_scene_and_still_gets_fresh_sensor_noise(sim, renderer):
+    positions = dict(sim.positions)
+    objects = list(sim.objects)
+    camera = SimCamera(renderer, HEAD, lambda: positions, lambda: objects)
+    first, second = camera.read(), camera.read()
+    assert camera.scenes_drawn == 1
+    assert not np.array_equal(first.image, second.image)   # noise differs from frame to frame
+    assert np.abs(first.image.astype(int) - second.image.astype(int)).mean() < 5   # the same scene
+    positions["head_pan"] += 0.2   # the head turns: the scene is drawn again
+    panned = camera.read()
+    assert camera.scenes_drawn == 2 and np.abs(panned.image.astype(int) - second.image.astype(int)).mean() > 5
+    objects[0].table_xy, objects[0].in_gripper = (0.45, 0.05), None   # an object moves
+    camera.read()
+    assert camera.scenes_drawn == 3
+
+
 @pytest.mark.parametrize("spec, kind, target", [
     ("0", "v4l2", 0),
     ("/dev/video2", "v4l2", "/dev/video2"),

@@ -66,7 +66,7 @@ class CameraNode(Node):
         config = self.config
         if config.source != "sim":
             return OpenCVCamera(config.source, config.width, config.height, round(config.rate_hz))
-        joint_states = LatestJointState(self, STATE)
+        joint_states = LatestJointState(self)
         source, scene = simulated_camera(config.robot_description_file, config.hardware_config_file, self._intrinsics,
                                          config.frame_id, joint_states.positions)
 

@@ -78,6 +78,7 @@ class ExpertsNode(LifecycleNode):
                 log.info(f"installed default experts: {', '.join(opened.installed)}")
             with self._configured.recording():
                 robot = RosRobotPort(self, self.config.action_timeout_s, self.config.scene_max_age_s)
+                self._configured.on_destroy(robot.destroy)
                 self._make_endpoints()
             self._commander = RobotCommandHandler(service, description, robot)
         except Exception as exc:  # rclpy would turn it into an ERROR transition without a word

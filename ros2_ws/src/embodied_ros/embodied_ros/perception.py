@@ -71,7 +71,7 @@ class PerceptionNode(Node):
         # replaced before it is used costs one copy of its bytes, not a Python Image message.
         self.create_subscription(Image, f"{config.camera}/image_raw", self.pipeline.frames.put, SENSOR_DATA, raw=True)
         self.create_subscription(CameraInfo, f"{config.camera}/camera_info", self._on_camera_info, SENSOR_DATA)
-        joint_states = LatestJointState(self, STATE)
+        joint_states = LatestJointState(self)
         self.create_timer(1.0, self._publish_diagnostics)
         self._stop = threading.Event()
         self.worker_failed = False

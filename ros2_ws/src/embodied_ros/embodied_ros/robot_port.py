@@ -43,12 +43,16 @@ class RosRobotPort:
         self._grasp = ThreadSafeActionClient(node, Grasp, "grasp", callback_group=group)
         self._estop = node.create_client(Trigger, "emergency_stop", callback_group=group)
         self._timeout_s, self._scene_max_age_s = timeout_s, scene_max_age_s
-        self._joint_states = LatestJointState(node, STATE)  # decoded only for a relative move
+        self._joint_states = LatestJointState(node)  # decoded only for a relative move
         self._detections: tuple[float, Detection2DArray] | None = None  # (received, monotonic s)
         node.create_subscription(Detection2DArray, "detections", self._on_detections, STATE, callback_group=group)
 
     def positions(self) -> Mapping[str, float] | None:
         return self._joint_states.positions()
+
+    def destroy(self) -> None:
+        """The joint-states reader is a node of its own: the node's cleanup cannot see it."""
+        self._joint_states.destroy()
 
     def move_joints(self, targets: Mapping[str, float], relative: bool) -> tuple[bool, int, str]:
         goal = MoveJoints.Goal(joint_names=list(targets), positions=[float(v) for v in targets.values()],

@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 from builtin_interfaces.msg import Time
 from rclpy.node import Node
-from rclpy.qos import QoSProfile
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
 
 from embodied_ai.perception.detector import ImageError
 from embodied_ai.perception.render import CameraIntrinsics
+from embodied_ros.kit.latest import LatestOnDemand
 
 # encoding -> (channels, OpenCV conversion to BGR or None)
 ENCODINGS: dict[str, tuple[int, int | None]] = {
@@ -82,23 +82,15 @@ def camera_info_msg(intrinsics: CameraIntrinsics, stamp: Time, frame_id: str) ->
 
 
 class LatestJointState:
-    """The newest /joint_states, deserialised only when asked for.
+    """The newest /joint_states as positions, taken from DDS only when asked for (kit.latest:
+    /joint_states comes at 200 Hz, a camera or a relative move needs it a few times a second)."""
 
-    /joint_states comes at 200 Hz and a camera needs it a few times a second: taking the
-    messages raw (serialised bytes) and decoding only the one that is used saves most of the
-    CPU a plain subscription spends building 200 Python messages a second.
-    """
-
-    def __init__(self, node: Node, qos: QoSProfile, topic: str = "joint_states") -> None:
-        self._latest: bytes | None = None
-        node.create_subscription(JointState, topic, self._on_message, qos, raw=True)
-
-    def _on_message(self, serialised: bytes) -> None:
-        self._latest = serialised
+    def __init__(self, node: Node, topic: str = "joint_states") -> None:
+        self._latest = LatestOnDemand(node, JointState, topic)
 
     def positions(self) -> dict[str, float] | None:
-        serialised = self._latest
-        if serialised is None:
-            return None
-        msg = deserialize_message(serialised, JointState)
-        return dict(zip(msg.name, msg.position))
+        msg, _age = self._latest.take()
+        return None if msg is None else dict(zip(msg.name, msg.position))
+
+    def destroy(self) -> None:
+        self._latest.destroy()

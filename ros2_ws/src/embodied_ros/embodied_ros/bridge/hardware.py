@@ -12,7 +12,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from embodied_interfaces.action import Grasp, MoveJoints
 from embodied_interfaces.msg import Detection2DArray, HardwareState
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo, CompressedImage, JointState
+from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_srvs.srv import Trigger
 
 from embodied_ai.bridge.ports.common import Detection
@@ -26,13 +26,17 @@ from embodied_ai.bridge.ports.hardware import (
 )
 from embodied_ai.bridge.settings import BridgeTimeouts
 from embodied_ai.errors import EmbodiedError, ErrorCode, GraphUnavailable
-from embodied_ros.bridge.plumbing import LATEST, Action, Events, Graph, Latest, Service, detections_of
+from embodied_ai.perception.camera import encode_jpeg
+from embodied_ros.bridge.plumbing import Action, Events, Graph, Latest, Service, detections_of
 from embodied_ros.kit.goal_client import Endpoint, check
+from embodied_ros.kit.latest import LatestOnDemand
 from embodied_ros.kit.qos import STATE
+from embodied_ros.vision import image_from_msg
 
 SERVO_CONTROLLER = "the servo controller is not running"
 STALE_JOINT_STATES_S = 2.0  # older than this, the servo controller is treated as gone
 CAMERA_ACTIVE_S = 1.0  # a camera whose last frame is older is "stale"
+JPEG_QUALITY = 80  # what the cameras' own compressed topic uses
 DIAGNOSTICS_FRESH_S = 3.0  # the sensors node publishes /diagnostics at 1 Hz by default
 
 
@@ -45,19 +49,19 @@ class RosHardware:
                                                        SERVO_CONTROLLER))
         self._reset = Service(graph, Trigger, Endpoint("reset_emergency_stop", ErrorCode.HARDWARE_ERROR,
                                                        SERVO_CONTROLLER))
-        self._joint_states, self._hardware, self._diagnostics = Latest(), Latest(), Latest()
-        self._detections = Latest()
-        self._camera_info = {camera: Latest() for camera in self._cameras}
-        self._camera_jpeg = {camera: Latest() for camera in self._cameras}
+        self._hardware, self._diagnostics, self._detections = Latest(), Latest(), Latest()
+        # Fast or large topics are taken when a request needs them (kit.latest), so an idle
+        # bridge costs nothing per message: joint_states (200 Hz) and the cameras' frames. A
+        # camera encodes its JPEG topic only while someone subscribes to it, so the bridge reads
+        # the raw frame and encodes a JPEG only when one is asked for.
+        self._joint_states = LatestOnDemand(graph.node, JointState, "joint_states")
+        self._camera_info = {camera: LatestOnDemand(graph.node, CameraInfo, f"{camera}/camera_info")
+                             for camera in self._cameras}
+        self._camera_image = {camera: LatestOnDemand(graph.node, Image, f"{camera}/image_raw")
+                              for camera in self._cameras}
         self._last_estop: bool | None = None
-        graph.subscribe(JointState, "joint_states", self._joint_states.set, LATEST)
         graph.subscribe(HardwareState, "hardware_state", self._on_hardware_state, STATE)
         graph.subscribe(DiagnosticArray, "/diagnostics", self._diagnostics.set, STATE)
-        for camera in self._cameras:
-            graph.subscribe(CameraInfo, f"{camera}/camera_info", self._camera_info[camera].set,
-                            qos_profile_sensor_data)
-            graph.subscribe(CompressedImage, f"{camera}/image_raw/compressed", self._camera_jpeg[camera].set,
-                            qos_profile_sensor_data)
         graph.subscribe(Detection2DArray, "detections", self._detections.set, qos_profile_sensor_data)
 
     def _on_hardware_state(self, msg: HardwareState) -> None:
@@ -98,8 +102,8 @@ class RosHardware:
         return await self._trigger(self._reset)
 
     def sensors(self) -> SensorSnapshot:
-        joints, hardware = self._joint_states.msg, self._hardware.msg
-        age = self._joint_states.age()
+        joints, age = self._joint_states.take()
+        hardware = self._hardware.msg
         if joints is None or hardware is None or age > STALE_JOINT_STATES_S:
             silent = "no joint states yet" if joints is None else f"no joint states for {age:.1f} s"
             raise GraphUnavailable("joint_states", ErrorCode.HARDWARE_ERROR,
@@ -115,18 +119,17 @@ class RosHardware:
             backend=hardware.backend, loop_rate_hz=hardware.loop_rate_hz, age_s=age)
 
     def _camera_state(self, camera: str) -> CameraState:
-        age = min(self._camera_info[camera].age(), self._camera_jpeg[camera].age())
+        age = self._camera_info[camera].take()[1]
         return "absent" if math.isinf(age) else "active" if age < CAMERA_ACTIVE_S else "stale"
 
     def camera_frame(self, camera: str) -> CameraFrame:
-        latest = self._camera_jpeg.get(camera)
-        if latest is None or latest.msg is None or latest.age() > CAMERA_ACTIVE_S:
-            raise GraphUnavailable(f"{camera}/image_raw/compressed", ErrorCode.HARDWARE_ERROR,
-                                   f"no recent frame from {camera}")
-        msg, info = latest.msg, self._camera_info[camera].msg
+        latest = self._camera_image.get(camera)
+        msg, age = latest.take() if latest is not None else (None, math.inf)
+        jpeg = encode_jpeg(image_from_msg(msg), JPEG_QUALITY) if msg is not None and age <= CAMERA_ACTIVE_S else None
+        if msg is None or jpeg is None:
+            raise GraphUnavailable(f"{camera}/image_raw", ErrorCode.HARDWARE_ERROR, f"no recent frame from {camera}")
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        return CameraFrame(camera, bytes(msg.data), int(info.width) if info else 0, int(info.height) if info else 0,
-                           stamp, self._detections_in(msg))
+        return CameraFrame(camera, jpeg, int(msg.width), int(msg.height), stamp, self._detections_in(msg))
 
     def _detections_in(self, frame: Any) -> list[Detection]:
         """Perception's latest detections, when they are recent and of this camera's frames."""
@@ -138,7 +141,7 @@ class RosHardware:
         return detections_of(detections)
 
     def components(self) -> dict[str, str]:
-        moving = self._joint_states.age() <= STALE_JOINT_STATES_S and self._move.readiness() == "ok"
+        moving = self._joint_states.take()[1] <= STALE_JOINT_STATES_S and self._move.readiness() == "ok"
         return {
             "servo_controller": "ok" if moving else "unavailable",
             "sensors": "ok" if self._diagnostics.age() <= DIAGNOSTICS_FRESH_S else "unavailable",

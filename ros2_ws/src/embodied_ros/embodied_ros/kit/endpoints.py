@@ -13,7 +13,7 @@ of keeping a handle to each:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -34,6 +34,11 @@ class ConfiguredEndpoints:
     def __init__(self, node: Node) -> None:
         self._node = node
         self._created: list[Any] = []
+        self._cleanups: list[Callable[[], None]] = []
+
+    def on_destroy(self, cleanup: Callable[[], None]) -> None:
+        """Also run ``cleanup`` at destroy (what the node cannot see: a helper's own reader node)."""
+        self._cleanups.append(cleanup)
 
     @contextmanager
     def recording(self) -> Iterator[None]:
@@ -46,6 +51,9 @@ class ConfiguredEndpoints:
 
     def destroy(self) -> None:
         """Destroy what was recorded, newest first; safe to call twice."""
+        cleanups, self._cleanups = self._cleanups, []
+        for cleanup in reversed(cleanups):
+            cleanup()
         node, created, self._created = self._node, self._created, []
         destroyers: list[tuple[type, Any]] = [
             (Publisher, node.destroy_publisher), (Subscription, node.destroy_subscription),
