@@ -68,8 +68,17 @@ def describe(code: ErrorCode) -> str:
     return code.name.replace("_", " ").capitalize()
 
 
+# A 503 means the capability's node is starting, restarting or absent: a client may try again
+# after this long (a node that restarts is back in a few seconds; models load in under ten).
+RETRY_AFTER_UNAVAILABLE_S = 5
+
+
 def embodied_error_response(error: EmbodiedError) -> JSONResponse:
-    return error_response(http_status(error), int(error.code), describe(error.code), error.message)
+    status = http_status(error)
+    if status == 503:
+        return error_response(status, int(error.code), describe(error.code), error.message,
+                              {"Retry-After": str(RETRY_AFTER_UNAVAILABLE_S)}, RETRY_AFTER_UNAVAILABLE_S)
+    return error_response(status, int(error.code), describe(error.code), error.message)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -158,6 +158,10 @@ class FakeGraph:
             return CommandOutcome(True, 0, "", "Waving.", json.dumps(actions), "robot_control")
         if text.startswith("fly"):
             return CommandOutcome(False, int(ErrorCode.SAFETY_VIOLATION), "the robot cannot fly", "", "[]", "")
+        if text.startswith("too soon"):   # what the commander answers while the experts node loads
+            return CommandOutcome(False, int(ErrorCode.EXPERT_NOT_READY), "no command handler: the experts node is "
+                                  "not running or not active", "Sorry, I can't do that right now. Nothing was moved.",
+                                  "[]", "")
         return CommandOutcome(True, 0, "", f"You said: {text}", "[]", "general")
 
     # -- inference ---------------------------------------------------------------------------

@@ -32,8 +32,10 @@ def test_a_missing_capability_is_503_with_its_code(client: TestClient, fake: Fak
                                                    request_args: tuple, code: ErrorCode) -> None:
     fake.fail(method, GraphUnavailable(method, code, "its node is not running"))
     verb, path, body = request_args
-    missing = error(client.request(verb, path, json=body), 503, int(code))
+    response = client.request(verb, path, json=body)
+    missing = error(response, 503, int(code))
     assert f"'{method}' is not available in the running ROS graph" in missing["details"]
+    assert response.headers["retry-after"] == "5" and missing["retry_after_seconds"] == 5
 
 
 def test_a_deadline_is_504(client: TestClient, fake: FakeGraph) -> None:

@@ -79,3 +79,9 @@ def test_a_command_refused_without_a_reply_is_its_error(client: TestClient) -> N
 @pytest.mark.parametrize("form", [{}, {"text": ""}])
 def test_process_needs_something(client: TestClient, form: dict) -> None:
     error(client.post("/v1/multimodal/process", data=form), 400, 400)
+
+
+def test_a_command_before_the_experts_are_ready_is_503_with_retry_after(client: TestClient) -> None:
+    response = client.post("/v1/multimodal/process", data={"text": "too soon: raise your arm"})
+    refused = error(response, 503, 1001)
+    assert "not running or not active" in refused["details"] and response.headers["retry-after"] == "5"

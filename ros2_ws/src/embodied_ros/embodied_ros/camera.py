@@ -33,10 +33,11 @@ from embodied_ai.perception.render import CameraIntrinsics
 from embodied_ai.perception.status import ComponentStatus
 from embodied_ai.robot.description import camera_frame
 from embodied_ros.conversions import diagnostic_array_msg
+from embodied_ros.kit.latest import JointPositions
 from embodied_ros.kit.parameters import declare_parameters, descriptor
 from embodied_ros.kit.qos import LATCHED, SENSOR_DATA, STATE
 from embodied_ros.kit.spin import run_worker, spin_until_shutdown
-from embodied_ros.vision import LatestJointState, camera_info_msg, compressed_image_msg, image_msg, stamp_msg
+from embodied_ros.vision import camera_info_msg, compressed_image_msg, image_msg, stamp_msg
 
 
 class CameraNode(Node):
@@ -66,7 +67,7 @@ class CameraNode(Node):
         config = self.config
         if config.source != "sim":
             return OpenCVCamera(config.source, config.width, config.height, round(config.rate_hz))
-        joint_states = LatestJointState(self)
+        joint_states = JointPositions(self)
         source, scene = simulated_camera(config.robot_description_file, config.hardware_config_file, self._intrinsics,
                                          config.frame_id, joint_states.positions)
 

@@ -45,10 +45,11 @@ from embodied_ai.robot.description import camera_frame
 from embodied_ai.robot.kinematics import Kinematics
 from embodied_ros.conversions import diagnostic_array_msg
 from embodied_ros.kit.detections import detection_msg, detections_msg
+from embodied_ros.kit.latest import JointPositions
 from embodied_ros.kit.parameters import declare_parameters, read_parameters
 from embodied_ros.kit.qos import SENSOR_DATA, STATE
 from embodied_ros.kit.spin import run_worker, spin_until_shutdown
-from embodied_ros.vision import LatestJointState, decode_image, image_from_msg, image_msg
+from embodied_ros.vision import decode_image, image_from_msg, image_msg
 
 
 class PerceptionNode(Node):
@@ -71,7 +72,7 @@ class PerceptionNode(Node):
         # replaced before it is used costs one copy of its bytes, not a Python Image message.
         self.create_subscription(Image, f"{config.camera}/image_raw", self.pipeline.frames.put, SENSOR_DATA, raw=True)
         self.create_subscription(CameraInfo, f"{config.camera}/camera_info", self._on_camera_info, SENSOR_DATA)
-        joint_states = LatestJointState(self)
+        joint_states = JointPositions(self)
         self.create_timer(1.0, self._publish_diagnostics)
         self._stop = threading.Event()
         self.worker_failed = False

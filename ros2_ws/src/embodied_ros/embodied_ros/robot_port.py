@@ -23,8 +23,8 @@ from embodied_ai.perception.scene import describe_scene
 from embodied_ros.kit.action_client import ThreadSafeActionClient
 from embodied_ros.kit.detections import decode_detections
 from embodied_ros.kit.goal_client import Endpoint, call, run_goal
+from embodied_ros.kit.latest import JointPositions
 from embodied_ros.kit.qos import STATE
-from embodied_ros.vision import LatestJointState
 
 _SERVO = "the servo controller is not running"
 MOVE_JOINTS = Endpoint("move_joints", ErrorCode.HARDWARE_ERROR, _SERVO, server_wait_s=2.0)
@@ -43,7 +43,7 @@ class RosRobotPort:
         self._grasp = ThreadSafeActionClient(node, Grasp, "grasp", callback_group=group)
         self._estop = node.create_client(Trigger, "emergency_stop", callback_group=group)
         self._timeout_s, self._scene_max_age_s = timeout_s, scene_max_age_s
-        self._joint_states = LatestJointState(node)  # decoded only for a relative move
+        self._joint_states = JointPositions(node)  # decoded only for a relative move
         self._detections: tuple[float, Detection2DArray] | None = None  # (received, monotonic s)
         node.create_subscription(Detection2DArray, "detections", self._on_detections, STATE, callback_group=group)
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from builtin_interfaces.msg import Time
-from rclpy.node import Node
 from rclpy.serialization import deserialize_message
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from embodied_ai.perception.detector import ImageError
 from embodied_ai.perception.render import CameraIntrinsics
-from embodied_ros.kit.latest import LatestOnDemand
 
 # encoding -> (channels, OpenCV conversion to BGR or None)
 ENCODINGS: dict[str, tuple[int, int | None]] = {
@@ -79,18 +77,3 @@ def camera_info_msg(intrinsics: CameraIntrinsics, stamp: Time, frame_id: str) ->
     msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
     msg.p = [k.fx, 0.0, k.cx, 0.0, 0.0, k.fy, k.cy, 0.0, 0.0, 0.0, 1.0, 0.0]
     return msg
-
-
-class LatestJointState:
-    """The newest /joint_states as positions, taken from DDS only when asked for (kit.latest:
-    /joint_states comes at 200 Hz, a camera or a relative move needs it a few times a second)."""
-
-    def __init__(self, node: Node, topic: str = "joint_states") -> None:
-        self._latest = LatestOnDemand(node, JointState, topic)
-
-    def positions(self) -> dict[str, float] | None:
-        msg, _age = self._latest.take()
-        return None if msg is None else dict(zip(msg.name, msg.position))
-
-    def destroy(self) -> None:
-        self._latest.destroy()

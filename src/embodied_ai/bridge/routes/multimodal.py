@@ -101,7 +101,9 @@ async def process(media: Media, settings: Settings,
     response = None
     if command.strip():
         outcome = await media.handle_command(command)
-        if not outcome.success and not outcome.reply:
+        # No reply, or no one to carry the command out yet (the experts still loading): an
+        # error, never a 200 after which nothing moved.
+        if not outcome.success and (not outcome.reply or outcome.error_code == ErrorCode.EXPERT_NOT_READY):
             raise EmbodiedError(outcome.message, api_error_code(outcome.error_code, ErrorCode.INFERENCE_FAILED))
         actions = json.loads(outcome.actions_json or "[]")
         understanding.text = TextUnderstanding(intent="command" if actions else "query", actions=actions,

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from embodied_interfaces.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 from std_msgs.msg import Header
 
-from embodied_ai.perception.detector import Detection
 from embodied_ai.perception.scene import SeenObject
+
+if TYPE_CHECKING:   # the detector's module loads OpenCV and ONNX Runtime: readers need neither
+    from embodied_ai.perception.detector import Detection
 
 Box = tuple[float, float, float, float]            # x_min, y_min, x_max, y_max in pixels
 Position = tuple[float, float, float]              # metres in base_link

@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import JointState
 
 Message = TypeVar("Message")
 
@@ -57,6 +58,20 @@ class LatestOnDemand(Generic[Message]):
 
     def destroy(self) -> None:
         self._reader.destroy_node()
+
+
+class JointPositions:
+    """The newest /joint_states as positions by joint name, taken when asked for."""
+
+    def __init__(self, node: Node, topic: str = "joint_states") -> None:
+        self._latest = LatestOnDemand(node, JointState, topic)
+
+    def positions(self) -> dict[str, float] | None:
+        msg, _age = self._latest.take()
+        return None if msg is None else dict(zip(msg.name, msg.position))
+
+    def destroy(self) -> None:
+        self._latest.destroy()
 
 
 def _never_called(_msg: Any) -> None:
