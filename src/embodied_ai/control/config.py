@@ -21,6 +21,11 @@ class ServoControllerConfig(BaseModel):
                                 "empty: its defaults")
     rate_hz: float = Field(default=200.0, gt=0,
                            description="control loop rate, Hz; joint_states is published once per cycle")
+    realtime_priority: int = Field(
+        default=80, ge=0, le=99, description="the control loop's SCHED_FIFO priority, 1-99 (0: the normal class); "
+                                             "the log says when Linux does not permit it")
+    loop_cpu: int = Field(
+        default=-1, ge=-1, description="pin the control loop to this CPU core (-1: any); isolate it on a robot")
     autostart: bool = Field(
         default=True, description="configure and activate on start, as nav2's lifecycle manager would; "
                                   "false: wait for lifecycle transitions (change_state)")

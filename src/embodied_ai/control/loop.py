@@ -8,6 +8,7 @@ rate, on any clock (tests use a fake one); the camera's capture loop paces itsel
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -112,3 +113,28 @@ class ControlLoop(Generic[Stamp]):
         while not stop.is_set() and running():
             publish(self.step())
             stop.wait(timer.next_delay())
+
+
+def make_realtime(priority: int, cpu: int) -> list[str]:
+    """Give the calling thread what Linux gives a control loop: the SCHED_FIFO real-time class at
+    ``priority`` (1-99; 0 keeps the normal class) and one core to itself (``cpu``; -1: any).
+
+    Returns one line per setting for the log: what was done, or why it was not permitted (the
+    FIFO class needs CAP_SYS_NICE or an rtprio limit, e.g. /etc/security/limits.conf on a robot),
+    so a loop running without them says so rather than jitter quietly.
+    """
+    said = []
+    if priority > 0:
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+            said.append(f"control loop: real-time scheduling SCHED_FIFO priority {priority}")
+        except OSError as exc:
+            said.append(f"control loop: real-time scheduling not permitted ({exc.strerror}; it needs CAP_SYS_NICE "
+                        f"or an rtprio limit): running at normal priority")
+    if cpu >= 0:
+        try:
+            os.sched_setaffinity(0, {cpu})
+            said.append(f"control loop: pinned to CPU {cpu}")
+        except OSError as exc:
+            said.append(f"control loop: could not pin to CPU {cpu} ({exc.strerror}): any CPU")
+    return said

@@ -95,3 +95,31 @@ def test_run_ticks_at_its_rate_on_a_real_clock_until_stopped(description, sim, s
     thread.start()
     thread.join(timeout=5.0)
     assert not thread.is_alive() and len(ticks) == 40
+
+
+def test_the_loop_thread_takes_the_real_time_class_or_says_why_not():
+    """Run in a thread of its own, as the control loop is: the thread's class and core change,
+    or the lines say why they could not; the test's own thread is left as it was."""
+    import os
+    import threading
+
+    from embodied_ai.control.loop import make_realtime
+
+    before = os.sched_getscheduler(0)
+    seen: dict[str, object] = {}
+
+    def loop_thread() -> None:
+        seen["said"] = make_realtime(10, 0)
+        seen["policy"], seen["cpus"] = os.sched_getscheduler(0), os.sched_getaffinity(0)
+    thread = threading.Thread(target=loop_thread)
+    thread.start()
+    thread.join()
+    said = seen["said"]
+    assert isinstance(said, list) and len(said) == 2
+    if "not permitted" in said[0]:
+        assert seen["policy"] == before
+    else:
+        assert said[0].endswith("SCHED_FIFO priority 10") and seen["policy"] == os.SCHED_FIFO
+    assert said[1] == "control loop: pinned to CPU 0" and seen["cpus"] == {0}
+    assert os.sched_getscheduler(0) == before   # only the loop's thread changed
+    assert make_realtime(0, -1) == []            # both off: nothing done, nothing said

@@ -22,6 +22,7 @@ Endpoints (relative names, so a namespace moves them all), from configure until 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import rclpy
@@ -39,7 +40,7 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from embodied_ai.control.config import ServoControllerConfig
-from embodied_ai.control.loop import Tick
+from embodied_ai.control.loop import Tick, make_realtime
 from embodied_ai.control.reach import KnownObjects
 from embodied_ai.control.runtime import ControllerRuntime
 from embodied_ai.errors import EmbodiedError
@@ -83,12 +84,21 @@ class ServoControllerNode(LifecycleNode):
         assert self._runtime is not None
         try:   # a loop that fails ends the node (exit 1) for the launcher to restart
             self._runtime.activate(lambda: self.get_clock().now().to_msg(), self._publish_tick, self.context.ok,
-                                   lambda body: run_worker(self, "control loop", body, self._record_failure))
+                                   lambda body: run_worker(self, "control loop", self._realtime(body),
+                                                           self._record_failure))
         except EmbodiedError as exc:
             self.get_logger().error(f"activate failed: {exc}")
             return TransitionCallbackReturn.FAILURE
         self.get_logger().info("active: torque on, holding pose")
         return TransitionCallbackReturn.SUCCESS
+
+    def _realtime(self, body: Callable[[], None]) -> Callable[[], None]:
+        """``body`` run after its thread took the real-time class and core it is configured for."""
+        def run() -> None:
+            for line in make_realtime(self.config.realtime_priority, self.config.loop_cpu):
+                self.get_logger().info(line)
+            body()
+        return run
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         if self._runtime is not None:
