@@ -16,7 +16,7 @@ from typing import TypeVar
 from embodied_ai.control.commands import CommandHandle
 from embodied_ai.control.config import ServoControllerConfig
 from embodied_ai.control.controller import ServoController
-from embodied_ai.control.loop import ControlLoop, Tick
+from embodied_ai.control.loop import ControlLoop, Tick, make_realtime
 from embodied_ai.control.reach import ArmReach, KnownObjects, plan_object_grasp, run_object_grasp
 from embodied_ai.control.requests import GraspOutcome, follow, grasp_feedback, joint_targets, measured
 from embodied_ai.errors import SafetyViolation
@@ -36,10 +36,11 @@ def _run(body: Callable[[], None]) -> None:
 
 class ControllerRuntime:
     def __init__(self, controller: ServoController, known_objects: KnownObjects, rate_hz: float,
-                 reach: ArmReach | None = None) -> None:
+                 reach: ArmReach | None = None, realtime_priority: int = 0, loop_cpu: int = -1) -> None:
         self.controller = controller
         self.known_objects = known_objects
         self.rate_hz = rate_hz
+        self.realtime_priority, self.loop_cpu = realtime_priority, loop_cpu
         self.reach = reach or ArmReach(controller.description)
         hardware = controller.hardware
         self.sim = hardware if isinstance(hardware, SimulatedRobot) else None
@@ -56,7 +57,8 @@ class ControllerRuntime:
         safety = load_safety_config(config.safety_config_file or None)
         hardware = create_hardware(config.hardware, description, load_hardware_config(config.hardware_config_file))
         hardware.open()
-        return cls(ServoController(description, hardware, safety), known_objects, config.rate_hz)
+        return cls(ServoController(description, hardware, safety), known_objects, config.rate_hz,
+                   realtime_priority=config.realtime_priority, loop_cpu=config.loop_cpu)
 
     def describe(self) -> str:
         return (f"{len(self.controller.description.joint_names)} joints, hardware '{self.controller.hardware.kind}', "
@@ -65,14 +67,20 @@ class ControllerRuntime:
     # -- lifecycle ----------------------------------------------------------------------
     def activate(self, now: Callable[[], Stamp], publish: Callable[[Tick[Stamp]], None],
                  running: Callable[[], bool] = lambda: True,
-                 guard: Callable[[Callable[[], None]], None] = _run) -> None:
-        """Torque on, holding the pose; then the loop on its own thread (``guard`` runs its body:
-        the node's, to end the process when the loop fails)."""
+                 guard: Callable[[Callable[[], None]], None] = _run,
+                 log: Callable[[str], None] = lambda _line: None) -> None:
+        """Torque on, holding the pose; then the loop on its own thread, which first takes its
+        real-time class and core (``log`` says what Linux permitted); ``guard`` runs the thread's
+        body (the node's, to end the process when the loop fails)."""
         self.controller.activate()
         loop = ControlLoop(self.controller, self.rate_hz, now)
         self._stop.clear()
-        self._loop = threading.Thread(target=guard, args=(lambda: loop.run(self._stop, running, publish),),
-                                      name="control_loop", daemon=True)
+
+        def body() -> None:
+            for line in make_realtime(self.realtime_priority, self.loop_cpu):
+                log(line)
+            loop.run(self._stop, running, publish)
+        self._loop = threading.Thread(target=guard, args=(body,), name="control_loop", daemon=True)
         self._loop.start()
         self.active = True
 

@@ -22,7 +22,6 @@ Endpoints (relative names, so a namespace moves them all), from configure until 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import rclpy
@@ -40,7 +39,7 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from embodied_ai.control.config import ServoControllerConfig
-from embodied_ai.control.loop import Tick, make_realtime
+from embodied_ai.control.loop import Tick
 from embodied_ai.control.reach import KnownObjects
 from embodied_ai.control.runtime import ControllerRuntime
 from embodied_ai.errors import EmbodiedError
@@ -84,21 +83,13 @@ class ServoControllerNode(LifecycleNode):
         assert self._runtime is not None
         try:   # a loop that fails ends the node (exit 1) for the launcher to restart
             self._runtime.activate(lambda: self.get_clock().now().to_msg(), self._publish_tick, self.context.ok,
-                                   lambda body: run_worker(self, "control loop", self._realtime(body),
-                                                           self._record_failure))
+                                   lambda body: run_worker(self, "control loop", body, self._record_failure),
+                                   self.get_logger().info)
         except EmbodiedError as exc:
             self.get_logger().error(f"activate failed: {exc}")
             return TransitionCallbackReturn.FAILURE
         self.get_logger().info("active: torque on, holding pose")
         return TransitionCallbackReturn.SUCCESS
-
-    def _realtime(self, body: Callable[[], None]) -> Callable[[], None]:
-        """``body`` run after its thread took the real-time class and core it is configured for."""
-        def run() -> None:
-            for line in make_realtime(self.config.realtime_priority, self.config.loop_cpu):
-                self.get_logger().info(line)
-            body()
-        return run
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         if self._runtime is not None:
@@ -109,9 +100,7 @@ class ServoControllerNode(LifecycleNode):
         self.close()
         return TransitionCallbackReturn.SUCCESS
 
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.close()
-        return TransitionCallbackReturn.SUCCESS
+    on_shutdown = on_cleanup   # from any state: stop the loop, remove the endpoints, release the hardware
 
     def configured(self) -> bool:
         return self._runtime is not None
@@ -139,7 +128,9 @@ class ServoControllerNode(LifecycleNode):
                             callback_group=services)
         self.create_subscription(JointState, "joint_commands", self._on_joint_command, COMMANDS,
                                  callback_group=services)
-        self.create_subscription(Detection2DArray, self.config.detections_topic, self._on_detections, STATE,
+        # Where perception placed each tracked object, for grasp by object_id.
+        self.create_subscription(Detection2DArray, self.config.detections_topic,
+                                 lambda msg: self._known_objects.remember(decode_detections(msg)), STATE,
                                  callback_group=services)
         for action, name, execute in ((MoveJoints, "move_joints", self._execute_move),
                                       (Grasp, "grasp", self._execute_grasp)):
@@ -171,10 +162,6 @@ class ServoControllerNode(LifecycleNode):
             publisher.publish(sim_objects_msg(states, table_z_m, self.get_clock().now().to_msg()))
 
     # -- subscriptions --------------------------------------------------------------------
-    def _on_detections(self, msg: Detection2DArray) -> None:
-        """Remember where perception placed each tracked object (for grasp by object_id)."""
-        self._known_objects.remember(decode_detections(msg))
-
     def _on_joint_command(self, msg: JointState) -> None:
         try:
             if self._runtime is not None:
