@@ -29,6 +29,7 @@ ENDPOINT = Endpoint("generate_test", ErrorCode.INFERENCE_FAILED, "the test serve
 @dataclass
 class Served:
     cancelled: list[str] = field(default_factory=list)
+    server: ActionServer | None = None
 
 
 def execute(served: Served):
@@ -37,7 +38,7 @@ def execute(served: Served):
         if prompt == "refuse":
             return refuse(goal_handle, result, ErrorCode.EXPERT_NOT_FOUND, "no such expert")
         if prompt == "slow":
-            while not goal_handle.is_cancel_requested:
+            while not goal_handle.is_cancel_requested and served.server is not None:
                 time.sleep(0.01)
             served.cancelled.append(prompt)
             return finish(goal_handle, result, Ending.CANCELED, ErrorCode.OK, "cancelled")
@@ -56,6 +57,7 @@ def rig() -> Iterator[tuple[ThreadSafeActionClient, Served]]:
     served, group = Served(), ReentrantCallbackGroup()
     server = ActionServer(server_node, Generate, "generate_test", execute(served), callback_group=group,
                           cancel_callback=accept_cancel)
+    served.server = server
     client = ThreadSafeActionClient(client_node, Generate, "generate_test", callback_group=group)
     executor = MultiThreadedExecutor(num_threads=4, context=context)
     executor.add_node(server_node)
@@ -66,7 +68,8 @@ def rig() -> Iterator[tuple[ThreadSafeActionClient, Served]]:
         yield client, served
     finally:
         executor.shutdown()
-        server.destroy()
+        if served.server is not None:
+            server.destroy()
         client.destroy()
         rclpy.shutdown(context=context)
         spinner.join(5)
@@ -124,3 +127,20 @@ def test_a_missing_server_is_unavailable_with_the_capability_code(rig) -> None:
     with pytest.raises(GraphUnavailable):
         asyncio.run(run_goal_async(None, Generate.Goal(prompt="hi"), missing, 1.0))
     absent.destroy()
+
+
+def test_a_server_that_leaves_mid_goal_is_unavailable_at_once_not_a_timeout(rig) -> None:
+    """As when its process is killed: the wait ends with the 503 of a restarting node."""
+    client, served = rig
+
+    async def scenario() -> float:
+        waiting = asyncio.ensure_future(run_goal_async(client, Generate.Goal(prompt="slow"), ENDPOINT, 60.0))
+        await asyncio.sleep(0.5)
+        assert served.server is not None
+        server, served.server = served.server, None   # the execute callback ends; the server goes
+        server.destroy()
+        began = time.monotonic()
+        with pytest.raises(GraphUnavailable, match="left the graph before answering"):
+            await waiting
+        return time.monotonic() - began
+    assert asyncio.run(scenario()) < 10.0

@@ -21,15 +21,12 @@ from rclpy.action import ActionClient
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.client import Client
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile
 
 from embodied_ai.bridge.ports.common import Detection, EventListener, GraphEvent
 from embodied_ros.kit.action_client import ThreadSafeActionClient
 from embodied_ros.kit.detections import decode_detections
 from embodied_ros.kit.goal_client import Endpoint, Feedback, call_async, require_async, run_goal_async, send_goal_async
-
-# Latest-only state: keep one message; joint_states at 200 Hz need no history here.
-LATEST = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
 
 
 def optional_interface(module: str, name: str) -> Any:

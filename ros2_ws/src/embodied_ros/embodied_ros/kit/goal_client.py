@@ -29,6 +29,7 @@ from embodied_ai.errors import EmbodiedError, ErrorCode, GraphTimeout, GraphUnav
 
 DISCOVERY_WAIT_S = 1.0   # how long a request waits for a server it has not discovered yet
 GOAL_RESPONSE_S = 5.0    # accepting or refusing a goal is immediate on a live server
+SERVER_CHECK_S = 0.5     # while waiting, how often the server's presence in the graph is checked
 
 Feedback = Callable[[Any], None]
 
@@ -115,12 +116,28 @@ def to_asyncio(future: Future, loop: asyncio.AbstractEventLoop) -> asyncio.Futur
     return aio
 
 
-async def wait_for_async(future: Future, timeout_s: float, what: str) -> Any:
+async def wait_for_async(future: Future, timeout_s: float, what: str,
+                         server: ActionClient | Client | None = None, endpoint: Endpoint | None = None) -> Any:
+    """The future's result; GraphTimeout after ``timeout_s``. With ``server`` and ``endpoint``,
+    a server that leaves the graph meanwhile (its process died) ends the wait at once with
+    GraphUnavailable, the 503 of a node that is restarting, not a 504 much later."""
     aio = to_asyncio(future, asyncio.get_running_loop())
-    try:
-        return await asyncio.wait_for(aio, timeout_s)
-    except TimeoutError as exc:
-        raise GraphTimeout(f"{what} did not answer within {timeout_s:.0f} s") from exc
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            return await asyncio.wait_for(asyncio.shield(aio), min(left, SERVER_CHECK_S) if server else left)
+        except TimeoutError as exc:
+            if time.monotonic() >= deadline:
+                aio.cancel()
+                raise GraphTimeout(f"{what} did not answer within {timeout_s:.0f} s") from exc
+            if server is not None and endpoint is not None and not _ready(server):
+                aio.cancel()
+                raise endpoint.unavailable("it left the graph before answering") from exc
+
+
+def _ready(server: ActionClient | Client) -> bool:
+    return server.server_is_ready() if isinstance(server, ActionClient) else server.service_is_ready()
 
 
 async def require_async(client: ActionClient | Client | None, endpoint: Endpoint) -> None:
@@ -128,9 +145,8 @@ async def require_async(client: ActionClient | Client | None, endpoint: Endpoint
     ``client`` is None when its interface is not built in this install."""
     if client is None:
         raise endpoint.unavailable("its interface is not built in this install")
-    ready = client.server_is_ready if isinstance(client, ActionClient) else client.service_is_ready
     deadline = time.monotonic() + endpoint.server_wait_s
-    while not ready():
+    while not _ready(client):
         if time.monotonic() > deadline:
             raise endpoint.unavailable()
         await asyncio.sleep(0.05)
@@ -142,7 +158,7 @@ async def send_goal_async(client: ActionClient | None, goal: Any, endpoint: Endp
     await require_async(client, endpoint)
     assert client is not None
     handle = await wait_for_async(client.send_goal_async(goal, feedback_callback=feedback), GOAL_RESPONSE_S,
-                                  f"{endpoint.name} goal")
+                                  f"{endpoint.name} goal", client, endpoint)
     if not handle.accepted:
         raise endpoint.unavailable("it refused the goal (not active)")
     return handle
@@ -152,7 +168,7 @@ async def run_goal_async(client: ActionClient | None, goal: Any, endpoint: Endpo
                          feedback: Feedback | None = None) -> Any:
     handle = await send_goal_async(client, goal, endpoint, feedback)
     try:
-        return (await wait_for_async(handle.get_result_async(), timeout_s, endpoint.name)).result
+        return (await wait_for_async(handle.get_result_async(), timeout_s, endpoint.name, client, endpoint)).result
     except BaseException:
         handle.cancel_goal_async()   # a timeout, or an HTTP client that went away, stops the work
         raise
@@ -161,4 +177,4 @@ async def run_goal_async(client: ActionClient | None, goal: Any, endpoint: Endpo
 async def call_async(client: Client | None, request: Any, endpoint: Endpoint, timeout_s: float) -> Any:
     await require_async(client, endpoint)
     assert client is not None
-    return await wait_for_async(client.call_async(request), timeout_s, endpoint.name)
+    return await wait_for_async(client.call_async(request), timeout_s, endpoint.name, client, endpoint)
