@@ -16,4 +16,4 @@ def context() -> Iterator[Context]:
     context = Context()
     rclpy.init(context=context)
     yield context
-    rclpy.shutdown(context=context)
+    rclpy.try_shutdown(context=context)   # a test may have shut it down already

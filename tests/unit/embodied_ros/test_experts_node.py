@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from embodied_interfaces.srv import ListExperts, Route
-from rclpy.action import GoalResponse
+from rclpy.action import ActionServer, GoalResponse
 from rclpy.context import Context
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
@@ -38,23 +38,31 @@ def call(node: ExpertsNode, name: str, request: object, response: object) -> obj
     return service.callback(request, response)
 
 
+def goal_responses(node: ExpertsNode) -> set[GoalResponse]:
+    """What the node's action servers (generate, handle_command, train_expert, retrain_router)
+    answer a new goal: the goal callbacks they were registered with."""
+    servers = [w for w in node.waitables if isinstance(w, ActionServer)]
+    assert len(servers) == 4
+    return {server._goal_callback(None) for server in servers}
+
+
 def test_configure_activate_deactivate_cleanup(context: Context, tmp_path: Path) -> None:
     node = experts_node(context, tmp_path)
     assert served(node) == set() and not (tmp_path / "state").exists()  # nothing loaded yet
     assert node.trigger_configure() == SUCCESS
     assert served(node) == ENDPOINTS
     # Configured but inactive: goals are rejected, requests refused with EXPERT_NOT_READY.
-    assert node._on_goal(None) == GoalResponse.REJECT
+    assert goal_responses(node) == {GoalResponse.REJECT}
     inactive = call(node, "route", Route.Request(prompt="open your hand"), Route.Response())
     assert (inactive.success, inactive.error_code) == (False, 1001) and "not active" in inactive.message
     assert node.trigger_activate() == SUCCESS
-    assert node._on_goal(None) == GoalResponse.ACCEPT
+    assert goal_responses(node) == {GoalResponse.ACCEPT}
     routed = call(node, "route", Route.Request(prompt="open your hand"), Route.Response())
     assert routed.success and routed.expert == "general"  # without a router every prompt goes to general
     listed = call(node, "list_experts", ListExperts.Request(), ListExperts.Response())
     assert listed.success and "robot_control" in {e.name for e in listed.experts}
     assert node.trigger_deactivate() == SUCCESS
-    assert node._on_goal(None) == GoalResponse.REJECT
+    assert goal_responses(node) == {GoalResponse.REJECT}
     assert node.trigger_cleanup() == SUCCESS
     assert served(node) == set() and node._commander is None
     # Configured again on the same state: the registry it wrote is there.

@@ -17,7 +17,6 @@ as the simulator reports them on sim/objects.
 
 from __future__ import annotations
 
-import sys
 import threading
 
 import rclpy
@@ -36,7 +35,7 @@ from embodied_ros.conversions import diagnostic_array_msg
 from embodied_ros.kit.latest import JointPositions
 from embodied_ros.kit.parameters import declare_parameters, descriptor
 from embodied_ros.kit.qos import LATCHED, SENSOR_DATA, STATE
-from embodied_ros.kit.spin import run_worker, spin_until_shutdown
+from embodied_ros.kit.spin import Workers, spin_until_shutdown
 from embodied_ros.vision import camera_info_msg, compressed_image_msg, image_msg, stamp_msg
 
 
@@ -57,11 +56,9 @@ class CameraNode(Node):
         self._capture = CaptureLoop(self._make_source(), config.rate_hz, config.reconnect_period_s, status)
         self.create_timer(1.0, self._publish_diagnostics)
         self._stop = threading.Event()
-        self.capture_failed = False
-        self._thread = threading.Thread(target=run_worker, name="capture", daemon=True, args=(
-            self, "capture loop", lambda: self._capture.run(self._stop, self.context.ok, self._publish),
-            self._record_failure, self._stop.is_set))
-        self._thread.start()
+        self.workers = Workers(self, self._stop.is_set)
+        self._thread = self.workers.start("capture", "capture loop",
+                                          lambda: self._capture.run(self._stop, self.context.ok, self._publish))
 
     def _make_source(self) -> CameraSource:
         config = self.config
@@ -86,9 +83,6 @@ class CameraNode(Node):
             if jpeg is not None:
                 self._compressed.publish(compressed_image_msg(jpeg, stamp, frame_id))
 
-    def _record_failure(self) -> None:
-        self.capture_failed = True
-
     # -- diagnostics --------------------------------------------------------------------
     def _on_status(self, status: Status, level_changed: bool) -> None:
         if status.level is Level.ERROR:   # a lost or missing device: the loop retries
@@ -111,9 +105,7 @@ class CameraNode(Node):
 def main(args: list[str] | None = None) -> None:
     rclpy.init(args=args)
     node = CameraNode()
-    spin_until_shutdown(node, threads=1, before_destroy=node.shutdown)
-    if node.capture_failed:
-        sys.exit(1)   # the launcher restarts the node
+    spin_until_shutdown(node, threads=1, before_destroy=node.shutdown, workers=node.workers)
 
 
 if __name__ == "__main__":

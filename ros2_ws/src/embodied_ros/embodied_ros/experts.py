@@ -34,7 +34,7 @@ import rclpy
 from embodied_interfaces.action import Generate, HandleCommand
 from embodied_interfaces.msg import RouterStatistics
 from embodied_interfaces.srv import Route, SetExpertLoaded
-from rclpy.action import ActionServer, GoalResponse
+from rclpy.action import ActionServer
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -47,7 +47,7 @@ from embodied_ai.robot import load_robot_description
 from embodied_ros import expert_conversions as convert
 from embodied_ros.expert_registry import ExpertRegistryEndpoints, guarded
 from embodied_ros.kit.endpoints import ConfiguredEndpoints
-from embodied_ros.kit.goals import Ending, accept_cancel, finish, refuse, succeed
+from embodied_ros.kit.goals import Ending, accept_cancel, accept_while, finish, refuse, succeed
 from embodied_ros.kit.parameters import declare_parameters
 from embodied_ros.kit.qos import STATE
 from embodied_ros.kit.spin import spin_until_shutdown
@@ -123,21 +123,18 @@ class ExpertsNode(LifecycleNode):
             raise EmbodiedError("the experts node is not active", ErrorCode.EXPERT_NOT_READY)
         return self._commander
 
-    def _on_goal(self, _goal: Any) -> GoalResponse:
-        return GoalResponse.ACCEPT if self._active else GoalResponse.REJECT
-
     # -- endpoints ----------------------------------------------------------------------
     def _make_endpoints(self) -> None:
         """The node keeps every endpoint in its own lists; cleanup destroys them (ConfiguredEndpoints)."""
         actions, services = ReentrantCallbackGroup(), MutuallyExclusiveCallbackGroup()
         ActionServer(self, Generate, "generate", self._execute_generate, callback_group=actions,
-                     goal_callback=self._on_goal, cancel_callback=accept_cancel)
+                     goal_callback=accept_while(lambda: self._active), cancel_callback=accept_cancel)
         ActionServer(self, HandleCommand, "handle_command", self._execute_command, callback_group=actions,
-                     goal_callback=self._on_goal)
+                     goal_callback=accept_while(lambda: self._active))
         self.create_service(Route, "route", guarded(self._on_route, self._service), callback_group=services)
         self.create_service(SetExpertLoaded, "set_expert_loaded", guarded(self._on_set_loaded, self._service),
                             callback_group=services)
-        ExpertRegistryEndpoints(self, self._service, self._on_goal)
+        ExpertRegistryEndpoints(self, self._service, accept_while(lambda: self._active))
         self._statistics = self.create_publisher(RouterStatistics, "router_statistics", STATE)
         self.create_timer(self.config.statistics_period_s, self._publish_statistics, callback_group=services)
 

@@ -21,7 +21,6 @@ Parameters: embodied_ai.perception.config.PerceptionConfig.
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable
 
@@ -48,7 +47,7 @@ from embodied_ros.kit.detections import detection_msg, detections_msg
 from embodied_ros.kit.latest import JointPositions
 from embodied_ros.kit.parameters import declare_parameters, read_parameters
 from embodied_ros.kit.qos import SENSOR_DATA, STATE
-from embodied_ros.kit.spin import run_worker, spin_until_shutdown
+from embodied_ros.kit.spin import Workers, spin_until_shutdown
 from embodied_ros.vision import decode_image, image_from_msg, image_msg
 
 
@@ -75,15 +74,12 @@ class PerceptionNode(Node):
         joint_states = JointPositions(self)
         self.create_timer(1.0, self._publish_diagnostics)
         self._stop = threading.Event()
-        self.worker_failed = False
+        self.workers = Workers(self, self._stop.is_set)
         stages: list[tuple[str, Callable[[], None]]] = [
             ("prepare", lambda: self.pipeline.run_prepare(self._stop, self.context.ok)),
             ("inference", lambda: self.pipeline.run_finish(self._stop, self.context.ok, joint_states.positions,
                                                            self._publish))]
-        self._workers = [threading.Thread(target=run_worker, name=name, daemon=True, args=(
-            self, "perception worker", stage, self._record_failure, self._stop.is_set)) for name, stage in stages]
-        for worker in self._workers:
-            worker.start()
+        self._threads = [self.workers.start(name, "perception worker", stage) for name, stage in stages]
 
     # -- callbacks (executor threads; all short) ----------------------------------------
     def _on_camera_info(self, msg: CameraInfo) -> None:
@@ -110,9 +106,6 @@ class PerceptionNode(Node):
         if self._overlay.get_subscription_count() > 0:
             self._overlay.publish(image_msg(draw_overlay(frame.image, frame.objects), header.stamp, header.frame_id))
 
-    def _record_failure(self) -> None:
-        self.worker_failed = True
-
     # -- diagnostics --------------------------------------------------------------------
     def _on_status(self, status: Status, level_changed: bool) -> None:
         if status.level is not Level.OK:
@@ -128,7 +121,7 @@ class PerceptionNode(Node):
 
     def shutdown(self) -> None:
         self._stop.set()
-        for worker in self._workers:
+        for worker in self._threads:
             worker.join(timeout=5.0)
 
 
@@ -158,9 +151,7 @@ def main(args: list[str] | None = None) -> None:
         service_thread.join(timeout=5.0)
         companion.destroy_node()
 
-    spin_until_shutdown(node, threads=1, before_destroy=stop)
-    if node.worker_failed:
-        sys.exit(1)   # the launcher restarts the node
+    spin_until_shutdown(node, threads=1, before_destroy=stop, workers=node.workers)   # a failed stage exits 1
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ Endpoints (relative names, so a namespace moves them all), from configure until 
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import rclpy
@@ -29,7 +28,7 @@ from builtin_interfaces.msg import Time
 from embodied_interfaces.action import Grasp, MoveJoints
 from embodied_interfaces.msg import Detection2DArray, HardwareState, SimObjects
 from embodied_interfaces.srv import InjectFault
-from rclpy.action import ActionServer, GoalResponse
+from rclpy.action import ActionServer
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -46,12 +45,12 @@ from embodied_ai.errors import EmbodiedError
 from embodied_ros.conversions import hardware_state_msg, joint_state_msg, sim_objects_msg
 from embodied_ros.kit.detections import decode_detections
 from embodied_ros.kit.endpoints import ConfiguredEndpoints
-from embodied_ros.kit.goals import Ending, accept_cancel, finish, refuse
+from embodied_ros.kit.goals import Ending, accept_cancel, accept_while, finish, refuse
 from embodied_ros.kit.lifecycle import autostart
 from embodied_ros.kit.parameters import declare_parameters, read_parameters
 from embodied_ros.kit.qos import COMMANDS, LATCHED, STATE
 from embodied_ros.kit.services import reply
-from embodied_ros.kit.spin import run_worker, spin_until_shutdown
+from embodied_ros.kit.spin import Workers, spin_until_shutdown
 
 SIM_OBJECTS_PERIOD_S = 0.1   # how often the simulator's objects are checked for a change
 
@@ -63,7 +62,7 @@ class ServoControllerNode(LifecycleNode):
         self._known_objects = KnownObjects(self.config.object_max_age_s)   # kept across configure cycles
         self._runtime: ControllerRuntime | None = None
         self._endpoints = ConfiguredEndpoints(self)
-        self.loop_failed = False
+        self._workers = Workers(self)
 
     # -- lifecycle ----------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -83,7 +82,7 @@ class ServoControllerNode(LifecycleNode):
         assert self._runtime is not None
         try:   # a loop that fails ends the node (exit 1) for the launcher to restart
             self._runtime.activate(lambda: self.get_clock().now().to_msg(), self._publish_tick, self.context.ok,
-                                   lambda body: run_worker(self, "control loop", body, self._record_failure),
+                                   lambda body: self._workers.run("control loop", body),
                                    self.get_logger().info)
         except EmbodiedError as exc:
             self.get_logger().error(f"activate failed: {exc}")
@@ -112,9 +111,6 @@ class ServoControllerNode(LifecycleNode):
             runtime.close()
         self._endpoints.destroy()
 
-    def _record_failure(self) -> None:
-        self.loop_failed = True
-
     # -- endpoints ----------------------------------------------------------------------
     def _make_endpoints(self, runtime: ControllerRuntime) -> None:
         actions, services = ReentrantCallbackGroup(), MutuallyExclusiveCallbackGroup()
@@ -134,19 +130,15 @@ class ServoControllerNode(LifecycleNode):
                                  callback_group=services)
         for action, name, execute in ((MoveJoints, "move_joints", self._execute_move),
                                       (Grasp, "grasp", self._execute_grasp)):
-            ActionServer(self, action, name, execute, callback_group=actions, goal_callback=self._on_goal,
-                         cancel_callback=accept_cancel)
+            # Accepted while active; an invalid goal is then aborted with its reason in the result.
+            ActionServer(self, action, name, execute, callback_group=actions, cancel_callback=accept_cancel,
+                         goal_callback=accept_while(lambda: self._runtime is not None and self._runtime.active))
         if runtime.sim is not None:
             self.create_service(InjectFault, "sim/inject_fault",
                                 reply(lambda q: runtime.inject_fault(q.joint, q.fault)), callback_group=services)
             objects, table_z_m = self.create_publisher(SimObjects, "sim/objects", LATCHED), runtime.sim.table.top_z_m
             self.create_timer(SIM_OBJECTS_PERIOD_S, lambda: self._publish_objects(runtime, objects, table_z_m),
                               services)
-
-    def _on_goal(self, _goal: Any) -> GoalResponse:
-        # Accept everything while active: invalid goals are then aborted *with a reason* in the
-        # result, which a bare REJECT cannot carry.
-        return GoalResponse.ACCEPT if self._runtime is not None and self._runtime.active else GoalResponse.REJECT
 
     # -- the control loop's output (its thread) and the simulator's objects -----------------
     def _publish_tick(self, tick: Tick[Time]) -> None:
@@ -202,9 +194,8 @@ def main(args: list[str] | None = None) -> None:
     node = ServoControllerNode()
     if node.config.autostart:   # else it waits, unconfigured, for change_state (configure, activate)
         autostart(node, node.config.autostart_retry_s, configured=node.configured)
-    spin_until_shutdown(node, threads=4, before_destroy=node.close)
-    if node.loop_failed:
-        sys.exit(1)   # the launcher restarts the node rather than leave a robot without a watchdog
+    # A failed loop exits 1: the launcher restarts the node rather than leave a robot without a watchdog.
+    spin_until_shutdown(node, threads=4, before_destroy=node.close, workers=node._workers)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ result: a bare REJECT cannot say why.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -27,6 +28,11 @@ class Ending(Enum):
 
 def accept_goal(_goal: Any) -> GoalResponse:
     return GoalResponse.ACCEPT
+
+
+def accept_while(serving: Callable[[], bool]) -> Callable[[Any], GoalResponse]:
+    """A goal callback for a lifecycle node: every goal while ``serving()`` (active), none otherwise."""
+    return lambda _goal: GoalResponse.ACCEPT if serving() else GoalResponse.REJECT
 
 
 def accept_cancel(_goal: Any) -> CancelResponse:
