@@ -102,6 +102,23 @@ def recording_with_pauses(synthesizer: SpeechSynthesizer, script=RECORDING, lead
     return Recording(concatenate(pieces), tuple(text for text, _ in script), tuple(voiced))
 
 
+# One utterance may differ by two words in ten: the corpus-wide bound (tests/unit/speech/test_asr)
+# is 10 %.
+MAX_UTTERANCE_WER = 0.2
+
+
+def assert_heard(heard: str, said: str, meaning: list[str]) -> None:
+    """What speech promises: few word errors, and every word that carries the meaning heard, in
+    order. Whisper's int8 kernels differ between CPUs, so a word can come out differently from
+    one machine to the next ("please" as "place", "describe" as "subscribe"); a test that wants
+    the exact transcript checks the machine, not the product."""
+    from jiwer import wer
+
+    assert wer(said, heard) <= MAX_UTTERANCE_WER, (said, heard)
+    words = iter(heard.split())
+    assert all(word in words for word in meaning), (meaning, heard)
+
+
 def main(out_dir: str) -> int:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

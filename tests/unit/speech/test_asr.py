@@ -9,6 +9,7 @@ from jiwer import wer
 from embodied_ai.speech.asr import AsrConfig, SpeechRecognizer
 from embodied_ai.speech.audio import Audio, decode_audio, silence, to_wav_bytes
 from embodied_ai.speech.errors import AudioFormatError, SpeechError, SpeechUnavailable
+from tests.speech_corpus import assert_heard
 
 MAX_WER = 0.10
 
@@ -43,7 +44,7 @@ def test_any_sample_rate_is_resampled_for_whisper(recognizer, commands, rate):
     command = commands[1]  # "Open the left gripper."
     file_bytes = to_wav_bytes(command.audio.resampled(rate))
     result = recognizer.transcribe(decode_audio(file_bytes))
-    assert result.normalized_text == command.expected
+    assert_heard(result.normalized_text, command.expected, ["open", "left", "gripper"])
 
 
 def test_silence_gives_no_words_not_a_hallucination(recognizer):

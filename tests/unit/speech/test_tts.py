@@ -8,14 +8,12 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from jiwer import wer
 
 from embodied_ai.speech.audio import decode_audio
 from embodied_ai.speech.errors import SpeechUnavailable, TextError
 from embodied_ai.speech.normalize import normalize_command_text
 from embodied_ai.speech.tts import PiperSynthesizer, TtsConfig, load_synthesizer, split_sentences
-
-MAX_UTTERANCE_WER = 0.2  # two words in ten: the corpus-wide bound (test_asr) is 10 %
+from tests.speech_corpus import assert_heard
 
 
 def test_sentences_come_one_by_one_with_their_text(synthesizer):
@@ -39,15 +37,6 @@ def test_speed_changes_the_duration(synthesizer):
         synthesizer.synthesize_audio("Too fast.", speed=10.0)
 
 
-def heard_the_command(heard: str, said: str, command_words: list[str]) -> None:
-    """What speech promises: few word errors, and every word that carries the command's meaning
-    heard, in order. Whisper's int8 kernels differ between CPUs, so a filler word may come out
-    differently from one machine to the next ("please" as "place"); the command may not."""
-    assert wer(said, heard) <= MAX_UTTERANCE_WER, (said, heard)
-    words = iter(heard.split())
-    assert all(word in words for word in command_words), (command_words, heard)
-
-
 def test_tts_to_asr_round_trip(synthesizer, recognizer):
     text = "Please lower your right arm by twenty five degrees and open the gripper."
     wav = synthesizer.synthesize_wav(text)
@@ -55,7 +44,7 @@ def test_tts_to_asr_round_trip(synthesizer, recognizer):
     heard = recognizer.transcribe(decode_audio(wav))
     said = normalize_command_text(text)
     assert said == "please lower your right arm by 25 degrees and open the gripper"
-    heard_the_command(heard.normalized_text, said, ["lower", "right", "arm", "25", "degrees", "open", "gripper"])
+    assert_heard(heard.normalized_text, said, ["lower", "right", "arm", "25", "degrees", "open", "gripper"])
 
 
 @pytest.mark.parametrize("text, reason", [
@@ -111,7 +100,7 @@ def test_espeak_fallback_speaks_intelligibly(recognizer):
     spoken = list(espeak.synthesize(text))
     assert [s.text for s in spoken] == ["Good morning.", "Raise your right arm by thirty degrees."]
     heard = recognizer.transcribe(espeak.synthesize_audio(text))
-    heard_the_command(heard.normalized_text, "good morning raise your right arm by 30 degrees",
+    assert_heard(heard.normalized_text, "good morning raise your right arm by 30 degrees",
                       ["raise", "right", "arm", "30", "degrees"])
     assert np.abs(espeak.synthesize_audio("Hello.").samples).max() > 0.1
 
