@@ -1,12 +1,13 @@
-"""Soak: the default stack under a steady client for ``--minutes``, each node killed once.
+"""Soak: the default stack under a steady client for ``--minutes``, each process killed once.
 
     .venv/bin/python bench/soak.py [--minutes 10] [--out bench/results/soak.json]
 
 On a ROS domain nobody else uses, the bridge on a free loopback port, a throw-away state
 directory. Once every component is ok, a client (bounded, loopback) sends every second
 `GET /v1/hardware/sensors`, a 4-token `POST /v1/inference/generate` and a 1-degree relative
-move of head_pan, and polls `/v1/health`. Along the way each node is killed once with SIGKILL
-(its newest PID, as the launcher logged it), spread evenly over the run; for each kill the time
+move of head_pan, and polls `/v1/health`. Along the way each process of the stack (a node, or a
+container with every node it hosts) is killed once with SIGKILL (its newest PID, as the
+launcher logged it), spread evenly over the run; for each kill the time
 until `/v1/health` shows every component ok again is recorded (target: within 10 s of the
 launcher's restart). Reported: every answer that was a 5xx other than a 503 (target: none), the
 restarts, and the stack's summed RSS at minute 2 and at the end (target: < 5 % growth).
@@ -33,8 +34,6 @@ import _graph  # noqa: E402 - the benchmarks' process plumbing, beside this file
 from footprint import free_domain, memory, stack_processes, wait_ready  # noqa: E402
 
 REPO = _graph.REPO
-NODES = ["sensors", "head_camera", "wrist_camera", "perception", "asr", "tts", "commander", "experts",
-         "servo_controller", "rest_bridge"]
 
 
 def all_ok(client: httpx.Client) -> bool:
@@ -63,7 +62,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         results["readiness"] = wait_ready(base_url, started, 180)
         t0 = time.monotonic()
         duration = 60.0 * args.minutes
-        kill_at = {name: 45.0 + i * (duration - 90.0) / len(NODES) for i, name in enumerate(NODES)}
+        # Every process of the stack (a container's kill takes all the nodes it hosts down at once).
+        processes = [name for name in stack_processes(stack) if name != "launcher"]
+        kill_at = {name: 45.0 + i * (duration - 90.0) / len(processes) for i, name in enumerate(processes)}
         pending_recovery: dict[str, float] = {}
         rss_minute2: float | None = None
         sign = 1

@@ -24,6 +24,7 @@ import this file without ROS; the launch modules are imported inside it.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -98,8 +99,29 @@ def graph_from_config(
             "parameters": parameters,
             "respawn": bool(spec.get("respawn", True)),
             "respawn_delay": respawn_delay,
+            "process": spec.get("process") or name,
         })
     return graph
+
+
+def processes_from_graph(graph: list[dict]) -> list[dict]:
+    """The graph's nodes by process, in order: ``{"name", "nodes": [node dicts]}``. Nodes that
+    name the same ``process`` in the config share one (embodied_ros's ``container``)."""
+    processes: dict[str, list[dict]] = {}
+    for node in graph:
+        processes.setdefault(node["process"], []).append(node)
+    return [{"name": name, "nodes": nodes} for name, nodes in processes.items()]
+
+
+def container_arguments(nodes: list[dict], params_dir: str | os.PathLike) -> list[str]:
+    """The container's arguments for ``nodes``, each node's parameters written to a file in
+    ``params_dir`` (the format the container's nodes read)."""
+    arguments = []
+    for node in nodes:
+        path = Path(params_dir) / f"{node['name']}.params.yaml"
+        path.write_text(yaml.safe_dump({"/**": {"ros__parameters": node["parameters"]}}), encoding="utf-8")
+        arguments += ["--node", node["name"], f"{node['package']}.{node['executable']}", str(path)]
+    return arguments
 
 
 def dds_environment(
@@ -140,16 +162,17 @@ def generate_launch_description():
                 overrides.setdefault(node, {})[parameter] = value
         actions = [SetEnvironmentVariable(name, value)
                    for name, value in dds_environment(config, share, context.environment).items()]
-        for spec in graph_from_config(config, share, overrides):
-            actions.append(Node(
-                package=spec["package"],
-                executable=spec["executable"],
-                name=spec["name"],
-                parameters=[spec["parameters"]],
-                respawn=spec["respawn"],
-                respawn_delay=spec["respawn_delay"],
-                output="screen",
-            ))
+        params_dir = tempfile.mkdtemp(prefix="embodied_launch_")
+        for process in processes_from_graph(graph_from_config(config, share, overrides)):
+            first = process["nodes"][0]
+            if len(process["nodes"]) == 1:
+                actions.append(Node(package=first["package"], executable=first["executable"], name=first["name"],
+                                    parameters=[first["parameters"]], respawn=first["respawn"],
+                                    respawn_delay=first["respawn_delay"], output="screen"))
+            else:
+                actions.append(Node(package=PACKAGE, executable="container", name=process["name"],
+                                    arguments=container_arguments(process["nodes"], params_dir),
+                                    respawn=first["respawn"], respawn_delay=first["respawn_delay"], output="screen"))
         return actions
 
     return LaunchDescription([

@@ -24,7 +24,7 @@ def _up(args: argparse.Namespace) -> int:
             env = ros_environment(config.dds)
             print(f"[launcher] ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']} "
                   f"ROS_AUTOMATIC_DISCOVERY_RANGE={env.get('ROS_AUTOMATIC_DISCOVERY_RANGE', '(unset)')} "
-                  f"nodes: {', '.join(s.name for s in specs)}", flush=True)
+                  f"processes: {', '.join(s.name for s in specs)}", flush=True)
             return Supervisor(specs, env, config.restart).run()
     except ValueError as exc:
         print(f"embodied up: {exc}", file=sys.stderr)

@@ -18,9 +18,9 @@ from embodied_ros.kit.qos import LATCHED, STATE
 
 
 class GraphClient:
-    def __init__(self) -> None:
+    def __init__(self, domain_id: int | None = None) -> None:   # None: ROS_DOMAIN_ID's
         self.context = rclpy.Context()
-        rclpy.init(context=self.context)
+        rclpy.init(context=self.context, domain_id=domain_id)
         self.node = Node("graph_test_client", context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 ParameterValue = Union[bool, int, float, str, list[bool], list[int], list[float], list[str]]
 ROOT_SUBSTITUTION = "$(root)"
@@ -34,6 +34,8 @@ class NodeSpec(_Strict):
     executable: str
     respawn: bool = True
     enabled: bool = True
+    # Nodes naming the same process share one (a component container); none: a process of its own.
+    process: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     parameters: dict[str, ParameterValue] = {}
 
 
@@ -41,6 +43,27 @@ class LaunchConfig(_Strict):
     dds: DdsConfig = DdsConfig()
     restart: RestartPolicy = RestartPolicy()
     nodes: dict[str, NodeSpec]
+
+    @model_validator(mode="after")
+    def _processes_are_consistent(self) -> LaunchConfig:
+        problems = [f"process '{spec.process}' of node '{name}' has the name of another node"
+                    for name, spec in self.nodes.items()
+                    if spec.process and spec.process != name and spec.process in self.nodes
+                    and self.nodes[spec.process].process != spec.process]
+        problems += [f"the nodes of process '{process}' disagree on respawn: {', '.join(members)}"
+                     for process, members in self.processes().items()
+                     if len({self.nodes[m].respawn for m in members}) > 1]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def processes(self) -> dict[str, list[str]]:
+        """Process name -> the names of the enabled nodes it hosts, in the config's order."""
+        processes: dict[str, list[str]] = {}
+        for name, node in self.nodes.items():
+            if node.enabled:
+                processes.setdefault(node.process or name, []).append(name)
+        return processes
 
 
 def _substitute(value: object, root: Path) -> object:

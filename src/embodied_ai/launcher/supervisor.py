@@ -24,6 +24,7 @@ class ProcessSpec:
     name: str
     argv: Sequence[str]
     respawn: bool = True
+    nodes: Sequence[str] = ()     # the nodes a container process hosts (its name is the process's)
 
 
 @dataclass
@@ -133,7 +134,8 @@ class Supervisor:
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
         managed.popen, managed.started_at = popen, self._clock()
-        self._log(managed.spec.name, f"started (pid {popen.pid})")
+        hosting = f" hosting {', '.join(managed.spec.nodes)}" if managed.spec.nodes else ""
+        self._log(managed.spec.name, f"started (pid {popen.pid}){hosting}")
         reader = threading.Thread(target=self._pump, args=(managed.spec.name, popen), daemon=True)
         reader.start()
         managed.readers = [r for r in managed.readers if r.is_alive()] + [reader]

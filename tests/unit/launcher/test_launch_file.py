@@ -53,7 +53,7 @@ def _imported(nodes) -> set[str]:
 
 def test_imports_no_embodied_ai_and_launch_only_when_launching():
     tree = ast.parse(LAUNCH_FILE.read_text(encoding="utf-8"))
-    assert _imported(tree.body) <= {"__future__", "os", "collections", "pathlib", "yaml"}
+    assert _imported(tree.body) <= {"__future__", "os", "tempfile", "collections", "pathlib", "yaml"}
     assert "embodied_ai" not in _imported(ast.walk(tree))
     assert {"launch", "launch_ros", "ament_index_python"} <= _imported(ast.walk(tree))
 
@@ -102,6 +102,18 @@ def test_agrees_with_the_projects_launcher(launch_file):
         assert (node["package"], node["executable"], node["respawn"]) == (spec.package, spec.executable, spec.respawn)
         assert node["parameters"] == spec.parameters
         assert node["respawn_delay"] == theirs.restart.initial_backoff_s
+    processes = [(p["name"], [n["name"] for n in p["nodes"]]) for p in launch_file.processes_from_graph(ours)]
+    assert processes == list(theirs.processes().items())
+
+
+def test_a_shared_process_is_a_container_with_a_parameters_file_per_node(launch_file, tmp_path):
+    [sensing] = [p for p in launch_file.processes_from_graph(launch_file.graph_from_config(CONFIG, SHARE))
+                 if len(p["nodes"]) > 1 and p["nodes"][0]["name"] == "sensors"]
+    arguments = launch_file.container_arguments(sensing["nodes"], tmp_path)
+    triples = [arguments[i + 1:i + 4] for i, arg in enumerate(arguments) if arg == "--node"]
+    assert [t[:2] for t in triples] == [[n["name"], f"embodied_ros.{n['executable']}"] for n in sensing["nodes"]]
+    for (name, _, params), spec in zip(triples, sensing["nodes"]):
+        assert yaml.safe_load(open(params))["/**"]["ros__parameters"] == spec["parameters"]
 
 
 def test_hardware_override(launch_file):

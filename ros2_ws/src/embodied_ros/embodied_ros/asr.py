@@ -20,8 +20,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from typing import Any
 
-import rclpy
 from embodied_interfaces.action import Transcribe
 from embodied_interfaces.msg import AudioData, Transcript
 from rclpy.action import ActionServer
@@ -41,13 +41,13 @@ from embodied_ai.speech.vad import VAD_SAMPLE_RATE, UtteranceSegmenter
 from embodied_ros.kit.goals import Ending, accept_cancel, accept_goal, finish, refuse, succeed
 from embodied_ros.kit.parameters import declare_parameters
 from embodied_ros.kit.qos import AUDIO, LATCHED, STATE
-from embodied_ros.kit.spin import spin_until_shutdown
+from embodied_ros.kit.spin import Component, run_standalone
 from embodied_ros.speech_conversions import audio_from_msg, time_to_ns, transcript_msg
 
 
 class AsrNode(Node):
-    def __init__(self) -> None:
-        super().__init__("asr")
+    def __init__(self, **node_options: Any) -> None:
+        super().__init__("asr", **node_options)
         self._recognizer: SpeechRecognizer | None = None
         self._stream: LiveStream | None = None
         self._unavailable = ""
@@ -184,10 +184,13 @@ def goal_audio(request: Transcribe.Goal) -> Audio:
     return decode_audio(request.file_path)
 
 
+def component(**node_options: Any) -> Component:
+    node = AsrNode(**node_options)
+    return Component(node, threads=3, stop=node.shutdown)
+
+
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = AsrNode()
-    spin_until_shutdown(node, threads=3, before_destroy=node.shutdown)
+    run_standalone(component, args)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ as the simulator reports them on sim/objects.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from embodied_interfaces.msg import SimObjects
 from rclpy.node import Node
@@ -35,13 +35,13 @@ from embodied_ros.conversions import diagnostic_array_msg
 from embodied_ros.kit.latest import JointPositions
 from embodied_ros.kit.parameters import declare_parameters, descriptor
 from embodied_ros.kit.qos import LATCHED, SENSOR_DATA, STATE
-from embodied_ros.kit.spin import Workers, spin_until_shutdown
+from embodied_ros.kit.spin import Component, Workers, run_standalone
 from embodied_ros.vision import camera_info_msg, compressed_image_msg, image_msg, stamp_msg
 
 
 class CameraNode(Node):
-    def __init__(self) -> None:
-        super().__init__("camera")
+    def __init__(self, **node_options: Any) -> None:
+        super().__init__("camera", **node_options)
         # Two defaults depend on the node: the camera is the node's name, the frame that camera's.
         fields = CameraConfig.model_fields
         camera = self.declare_parameter("camera", self.get_name(), descriptor("camera", fields["camera"])).value
@@ -102,10 +102,13 @@ class CameraNode(Node):
         self._capture.source.close()
 
 
+def component(**node_options: Any) -> Component:
+    node = CameraNode(**node_options)
+    return Component(node, stop=node.shutdown, workers=node.workers)
+
+
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = CameraNode()
-    spin_until_shutdown(node, threads=1, before_destroy=node.shutdown, workers=node.workers)
+    run_standalone(component, args)
 
 
 if __name__ == "__main__":

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import queue
 import threading
+from typing import Any
 
-import rclpy
 from embodied_interfaces.action import HandleCommand, Speak
 from embodied_interfaces.msg import CommandReply as CommandReplyMsg
 from embodied_interfaces.msg import Transcript
@@ -51,7 +51,7 @@ from embodied_ros.kit.goal_client import Endpoint, run_goal
 from embodied_ros.kit.goals import Ending, accept_goal, finish, refuse, reject_cancel
 from embodied_ros.kit.parameters import declare_parameters
 from embodied_ros.kit.qos import STATE
-from embodied_ros.kit.spin import spin_until_shutdown
+from embodied_ros.kit.spin import Component, run_standalone
 from embodied_ros.speech_conversions import NS_PER_S, time_to_ns
 
 
@@ -78,8 +78,8 @@ class HandleCommandClient:
 
 
 class CommanderNode(Node):
-    def __init__(self) -> None:
-        super().__init__("commander")
+    def __init__(self, **node_options: Any) -> None:
+        super().__init__("commander", **node_options)
         config = declare_parameters(self, CommanderNodeConfig)
         self._activation = config.activation
         self._wake = WakePhraseGate(config.wake_phrases, config.follow_up_s)
@@ -176,10 +176,13 @@ class CommanderNode(Node):
         self._action.destroy()
 
 
+def component(**node_options: Any) -> Component:
+    node = CommanderNode(**node_options)
+    return Component(node, threads=3, stop=node.shutdown)
+
+
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = CommanderNode()
-    spin_until_shutdown(node, threads=3, before_destroy=node.shutdown)
+    run_standalone(component, args)
 
 
 if __name__ == "__main__":

@@ -26,11 +26,9 @@ Parameters: embodied_ai.experts.config.ExpertsNodeConfig (``ros2 param describe 
 
 from __future__ import annotations
 
-import sys
 import threading
 from typing import Any
 
-import rclpy
 from embodied_interfaces.action import Generate, HandleCommand
 from embodied_interfaces.msg import RouterStatistics
 from embodied_interfaces.srv import Route, SetExpertLoaded
@@ -50,7 +48,7 @@ from embodied_ros.kit.endpoints import ConfiguredEndpoints
 from embodied_ros.kit.goals import Ending, accept_cancel, accept_while, finish, refuse, succeed
 from embodied_ros.kit.parameters import declare_parameters
 from embodied_ros.kit.qos import STATE
-from embodied_ros.kit.spin import spin_until_shutdown
+from embodied_ros.kit.spin import Component, run_standalone
 from embodied_ros.robot_port import RosRobotPort
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
@@ -189,17 +187,18 @@ class ExpertsNode(LifecycleNode):
             self._statistics.publish(convert.router_statistics_msg(router.statistics(), stamp))
 
 
-def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = ExpertsNode()
-    if node.config.autostart and not node.autostart():
-        node.get_logger().fatal("autostart failed (see above); exiting for the launcher to restart the node")
-        node.release()
-        node.destroy_node()
-        rclpy.try_shutdown()
-        sys.exit(1)
+def component(**node_options: Any) -> Component:
+    node = ExpertsNode(**node_options)
+
+    def start() -> None:   # loads the models, on the component's own thread
+        if node.config.autostart and not node.autostart():
+            raise RuntimeError("autostart failed (see above)")
     # A training goal holds a thread for the whole job: room for two beside generate and commands.
-    spin_until_shutdown(node, threads=6, before_destroy=node.release)
+    return Component(node, threads=6, start=start, stop=node.release)
+
+
+def main(args: list[str] | None = None) -> None:
+    run_standalone(component, args)
 
 
 if __name__ == "__main__":

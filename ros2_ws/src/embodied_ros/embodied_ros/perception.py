@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from embodied_interfaces.msg import Detection2DArray
 from embodied_interfaces.srv import Detect
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
@@ -47,13 +46,13 @@ from embodied_ros.kit.detections import detection_msg, detections_msg
 from embodied_ros.kit.latest import JointPositions
 from embodied_ros.kit.parameters import declare_parameters, read_parameters
 from embodied_ros.kit.qos import SENSOR_DATA, STATE
-from embodied_ros.kit.spin import Workers, spin_until_shutdown
+from embodied_ros.kit.spin import Component, Workers, run_standalone
 from embodied_ros.vision import decode_image, image_from_msg, image_msg
 
 
 class PerceptionNode(Node):
-    def __init__(self) -> None:
-        super().__init__("perception")
+    def __init__(self, **node_options: Any) -> None:
+        super().__init__("perception", **node_options)
         config = declare_parameters(self, PerceptionConfig)
         urdf = config.robot_description_file
         kinematics = Kinematics(load_robot_description(urdf).urdf) if urdf else None
@@ -136,22 +135,14 @@ def detect_service_node(node: PerceptionNode) -> Node:
     return companion
 
 
+def component(**node_options: Any) -> Component:
+    node = PerceptionNode(**node_options)
+    # A failed stage ends the process (exit status 1) for a restart.
+    return Component(node, stop=node.shutdown, workers=node.workers, companions=[detect_service_node(node)])
+
+
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = PerceptionNode()
-    companion = detect_service_node(node)
-    service_executor = SingleThreadedExecutor()
-    service_executor.add_node(companion)
-    service_thread = threading.Thread(target=service_executor.spin, name="detect_service", daemon=True)
-    service_thread.start()
-
-    def stop() -> None:
-        node.shutdown()
-        service_executor.shutdown()
-        service_thread.join(timeout=5.0)
-        companion.destroy_node()
-
-    spin_until_shutdown(node, threads=1, before_destroy=stop, workers=node.workers)   # a failed stage exits 1
+    run_standalone(component, args)
 
 
 if __name__ == "__main__":

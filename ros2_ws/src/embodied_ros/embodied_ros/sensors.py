@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from embodied_interfaces.msg import HardwareState
 from geometry_msgs.msg import WrenchStamped
@@ -27,7 +26,7 @@ from embodied_ai.robot.description import FORCE_SENSOR_FRAMES
 from embodied_ros.conversions import diagnostic_array_msg, hardware_view, temperature_msg, wrench_msg
 from embodied_ros.kit.parameters import declare_parameters
 from embodied_ros.kit.qos import SENSOR_DATA, STATE
-from embodied_ros.kit.spin import spin_until_shutdown
+from embodied_ros.kit.spin import Component, run_standalone
 
 
 class SensorsNode(Node):
@@ -62,9 +61,12 @@ class SensorsNode(Node):
         self._diagnostics.publish(diagnostic_array_msg(self._watch.report(), self.get_clock().now().to_msg()))
 
 
+def component(**node_options: Any) -> Component:
+    return Component(SensorsNode(**node_options))
+
+
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    spin_until_shutdown(SensorsNode(), threads=1)
+    run_standalone(component, args)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import rclpy
 from builtin_interfaces.msg import Time
 from embodied_interfaces.action import Grasp, MoveJoints
 from embodied_interfaces.msg import Detection2DArray, HardwareState, SimObjects
@@ -50,7 +49,7 @@ from embodied_ros.kit.lifecycle import autostart
 from embodied_ros.kit.parameters import declare_parameters, read_parameters
 from embodied_ros.kit.qos import COMMANDS, LATCHED, STATE
 from embodied_ros.kit.services import reply
-from embodied_ros.kit.spin import Workers, spin_until_shutdown
+from embodied_ros.kit.spin import Component, Workers, run_standalone
 
 SIM_OBJECTS_PERIOD_S = 0.1   # how often the simulator's objects are checked for a change
 
@@ -189,13 +188,18 @@ class ServoControllerNode(LifecycleNode):
         return finish(goal_handle, result, Ending(handle.state.value), handle.error_code, handle.message)
 
 
-def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = ServoControllerNode()
-    if node.config.autostart:   # else it waits, unconfigured, for change_state (configure, activate)
-        autostart(node, node.config.autostart_retry_s, configured=node.configured)
+def component(**node_options: Any) -> Component:
+    node = ServoControllerNode(**node_options)
+
+    def start() -> None:
+        if node.config.autostart:   # else it waits, unconfigured, for change_state (configure, activate)
+            autostart(node, node.config.autostart_retry_s, configured=node.configured)
     # A failed loop exits 1: the launcher restarts the node rather than leave a robot without a watchdog.
-    spin_until_shutdown(node, threads=4, before_destroy=node.close, workers=node._workers)
+    return Component(node, threads=4, start=start, stop=node.close, workers=node._workers)
+
+
+def main(args: list[str] | None = None) -> None:
+    run_standalone(component, args)
 
 
 if __name__ == "__main__":

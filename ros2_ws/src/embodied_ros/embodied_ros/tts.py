@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
-import rclpy
 from embodied_interfaces.action import Speak
 from embodied_interfaces.msg import AudioData
 from rclpy.action import ActionServer
@@ -36,15 +36,15 @@ from embodied_ai.speech.tts import SpeechSynthesizer, load_synthesizer
 from embodied_ros.kit.goals import Ending, accept_cancel, accept_goal, finish, refuse, succeed
 from embodied_ros.kit.parameters import declare_parameters
 from embodied_ros.kit.qos import LATCHED, STATE
-from embodied_ros.kit.spin import spin_until_shutdown
+from embodied_ros.kit.spin import Component, run_standalone
 from embodied_ros.speech_conversions import audio_msg
 
 NO_PLAYBACK = "no playback device (parameter playback_device); the audio is on speech_audio"
 
 
 class TtsNode(Node):
-    def __init__(self) -> None:
-        super().__init__("tts")
+    def __init__(self, **node_options: Any) -> None:
+        super().__init__("tts", **node_options)
         self._synthesizer: SpeechSynthesizer | None = None
         self._unavailable = ""
         config = TtsNodeConfig()
@@ -120,10 +120,13 @@ class TtsNode(Node):
         self._action.destroy()
 
 
+def component(**node_options: Any) -> Component:
+    node = TtsNode(**node_options)
+    return Component(node, threads=3, stop=node.shutdown)
+
+
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = TtsNode()
-    spin_until_shutdown(node, threads=3, before_destroy=node.shutdown)
+    run_standalone(component, args)
 
 
 if __name__ == "__main__":
