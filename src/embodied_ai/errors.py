@@ -10,6 +10,11 @@ class ErrorCode(IntEnum):
     """The Robot API's error table; ROS results and REST envelopes carry these numbers."""
 
     OK = 0
+    # Protocol codes (the HTTP status as the code), which model operations also raise from the
+    # core: seed 004's VALIDATION_ERROR and CONFIG_ERROR are 400, NOT_FOUND is 404.
+    BAD_REQUEST = 400
+    NOT_FOUND = 404
+    CONFLICT = 409
     EXPERT_NOT_FOUND = 1000
     EXPERT_NOT_READY = 1001
     EXPERT_CREATION_FAILED = 1002
@@ -46,6 +51,29 @@ class HardwareError(EmbodiedError):
     """The hardware could not do what was asked (bus fault, device missing, ...)."""
 
     code = ErrorCode.HARDWARE_ERROR
+
+
+class InvalidRequest(EmbodiedError):
+    """Input that breaks the contract (a malformed pipeline, a refused webhook URL); ``problems``
+    lists every problem found, not only the first."""
+
+    code = ErrorCode.BAD_REQUEST
+
+    def __init__(self, message: str, problems: list[str] | None = None, code: ErrorCode | None = None) -> None:
+        super().__init__(message, code)
+        self.problems = list(problems or [])
+
+
+class NotFound(EmbodiedError):
+    """A job, model, dataset or webhook that does not exist."""
+
+    code = ErrorCode.NOT_FOUND
+
+
+class Conflict(EmbodiedError):
+    """A request the resource's state does not allow now (cancelling a finished job)."""
+
+    code = ErrorCode.CONFLICT
 
 
 class GraphUnavailable(EmbodiedError):

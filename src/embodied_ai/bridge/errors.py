@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 # Why each status: a refused or impossible request is the client's to change (4xx); a missing
 # capability is temporary (503); a deadline is a gateway timeout (504).
 HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONFLICT: 409,
     ErrorCode.EXPERT_NOT_FOUND: 404,
     ErrorCode.EXPERT_NOT_READY: 503,
     ErrorCode.EXPERT_CREATION_FAILED: 422,
