@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from embodied_ai.control.commands import CommandHandle, CommandState
 from embodied_ai.control.controller import ServoController
@@ -76,6 +75,7 @@ class ArmReach:
         # A few starts: the current pose and two reaching postures; the best fit wins.
         starts = [np.clip([current.get(j, 0.0) for j in joints], lower, upper),
                   np.clip([-1.2, 0.0, 1.0], lower, upper), np.clip([-0.6, 0.0, 0.5], lower, upper)]
+        from scipy.optimize import least_squares  # here: scipy.optimize costs every controller 20 MB at import
         best = min((least_squares(residual, start, bounds=(lower, upper)) for start in starts),
                    key=lambda result: float(np.linalg.norm(result.fun[:3])))
         miss = float(np.linalg.norm(best.fun[:3]))

@@ -249,12 +249,6 @@ def simulated_camera(robot_description_file: str, hardware_config_file: str, int
     return SimCamera(renderer, camera_link, positions, scene.objects, seed=int(config.get("seed", 0))), scene
 
 
-def encode_jpeg(image: np.ndarray, quality: int) -> bytes | None:
-    """JPEG bytes of a BGR image at ``quality`` (0-100); None if OpenCV cannot encode it."""
-    ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return jpeg.tobytes() if ok else None
-
-
 class CaptureLoop:
     """Reads ``source`` at ``rate_hz``, handing each frame to ``publish``; a source that cannot
     open or stops delivering is reported in ``status`` (ERROR), closed, and reopened every

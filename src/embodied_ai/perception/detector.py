@@ -15,19 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from embodied_ai.errors import EmbodiedError, ErrorCode
 from embodied_ai.perception.decoders import RawDetections, decode_centerface, decode_yolo
+from embodied_ai.perception.images import ImageError
 from embodied_ai.perception.manifest import ManifestRef, load_manifest
 from embodied_ai.perception.preprocess import InputTransform, letterbox, stretch, to_nchw
 from embodied_ai.perception.runtime import InferenceBackend, OnnxRuntimeBackend, fix_input_shape, select_providers
 
 BACKENDS = ("onnxruntime", "tensorrt")
-
-
-class ImageError(EmbodiedError):
-    """An image the detector cannot take (wrong encoding, channels or size)."""
-
-    code = ErrorCode.INFERENCE_FAILED
 
 
 @dataclass(frozen=True)

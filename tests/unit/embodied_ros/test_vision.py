@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from rclpy.serialization import serialize_message
 
-from embodied_ai.perception.detector import ImageError
+from embodied_ai.perception.images import ImageError
 from embodied_ros.vision import compressed_image_msg, decode_image, image_from_msg, image_msg, stamp_msg, stamp_ns
 
 

@@ -18,7 +18,6 @@ from embodied_ai.perception.camera import (
     SimCamera,
     SimScene,
     SourceSpec,
-    encode_jpeg,
     jetson_csi_pipeline,
     simulated_camera,
 )
@@ -214,10 +213,3 @@ def test_a_simulated_camera_is_built_from_the_urdf_and_the_sim_config():
                                      CameraIntrinsics.from_fov(320, 240, 90), WRIST, lambda: {})
     assert {o.name for o in scene.objects()} >= {"green_can", "orange_ball"}
     assert camera.read().image.shape == (240, 320, 3)
-
-
-def test_jpeg_encoding_round_trips():
-    image = np.full((48, 64, 3), 120, np.uint8)
-    jpeg = encode_jpeg(image, 80)
-    assert jpeg is not None and jpeg[:2] == b"\xff\xd8"
-    assert cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).shape == image.shape

@@ -10,7 +10,8 @@ import yaml
 from skimage import data
 
 from embodied_ai.perception.decoders import ModelOutputError
-from embodied_ai.perception.detector import Detector, ImageError
+from embodied_ai.perception.detector import Detector
+from embodied_ai.perception.images import ImageError
 from embodied_ai.perception.manifest import ManifestError
 from embodied_ai.perception.runtime import ModelLoadError
 from tests.conftest import REPO

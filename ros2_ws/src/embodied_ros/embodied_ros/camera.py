@@ -26,8 +26,9 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from embodied_ai.diagnostics import Level, Status
-from embodied_ai.perception.camera import CameraSource, CaptureLoop, Frame, OpenCVCamera, encode_jpeg, simulated_camera
+from embodied_ai.perception.camera import CameraSource, CaptureLoop, Frame, OpenCVCamera, simulated_camera
 from embodied_ai.perception.config import CameraConfig
+from embodied_ai.perception.images import encode_jpeg
 from embodied_ai.perception.render import CameraIntrinsics
 from embodied_ai.perception.status import ComponentStatus
 from embodied_ai.robot.description import camera_frame

@@ -12,7 +12,7 @@ from builtin_interfaces.msg import Time
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-from embodied_ai.perception.detector import ImageError
+from embodied_ai.perception.images import ImageError
 from embodied_ai.perception.render import CameraIntrinsics
 
 # encoding -> (channels, OpenCV conversion to BGR or None)

@@ -26,7 +26,7 @@ from embodied_ai.bridge.ports.hardware import (
 )
 from embodied_ai.bridge.settings import BridgeTimeouts
 from embodied_ai.errors import EmbodiedError, ErrorCode, GraphUnavailable
-from embodied_ai.perception.camera import encode_jpeg
+from embodied_ai.perception.images import encode_jpeg
 from embodied_ros.bridge.plumbing import Action, Events, Graph, Latest, Service, detections_of
 from embodied_ros.kit.goal_client import Endpoint, check
 from embodied_ros.kit.latest import LatestOnDemand
