@@ -21,6 +21,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -85,13 +86,13 @@ class Proc:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
-    def grandchildren(self) -> list[int]:
-        """PIDs the launcher reported starting ("[launcher] NAME: started (pid N)")."""
+    def grandchildren(self, name: str = r"\w+") -> list[int]:
+        """PIDs the launcher reported starting ("[launcher] NAME: started (pid N)"), oldest first."""
         try:
             text = self.log.read_text(encoding="utf-8", errors="replace")
         except OSError:
             return []
-        return [int(m) for m in re.findall(r"started \(pid (\d+)\)", text)]
+        return [int(m) for m in re.findall(rf"\] {name}: started \(pid (\d+)\)", text)]
 
     def stop(self, int_timeout: float = 15.0) -> int | None:
         """SIGINT, wait; then SIGTERM, then SIGKILL. Returns the exit code."""
@@ -132,11 +133,20 @@ def _stop_pid(pid: int) -> None:
             time.sleep(0.05)
 
 
-def start_controller(rate_hz: float, domain_id: int, log_dir: Path) -> Proc:
+def start_controller(rate_hz: float, domain_id: int, log_dir: Path, whole_stack: bool = False) -> Proc:
+    """The servo controller alone, or (``whole_stack``) with the rest of the default stack beside
+    it (the bridge on a free port, a throw-away state directory)."""
     # "200.0", not "200": --set values are parsed as YAML, and an integer rate_hz is refused by
     # the node's DOUBLE parameter (it then crashes and the launcher respawns it in a loop).
-    argv = [str(EMBODIED), "up", "--only", "servo_controller", "--set", f"servo_controller.rate_hz={float(rate_hz)!r}"]
-    return Proc(f"servo_controller@{rate_hz:g}Hz", argv, dds_env(domain_id), log_dir / f"controller_{rate_hz:g}hz.log")
+    argv = [str(EMBODIED), "up", "--set", f"servo_controller.rate_hz={float(rate_hz)!r}"]
+    if whole_stack:
+        state = tempfile.mkdtemp(prefix="bench-state-")
+        argv += ["--set", "rest_bridge.port=0", "--set", f"rest_bridge.state_dir={state}",
+                 "--set", f"experts.state_dir={state}"]
+    else:
+        argv += ["--only", "servo_controller"]
+    name = f"{'stack' if whole_stack else 'servo_controller'}@{rate_hz:g}Hz"
+    return Proc(name, argv, dds_env(domain_id), log_dir / f"{'stack' if whole_stack else 'controller'}_{rate_hz:g}hz.log")
 
 
 def start_bare(rate_hz: float, domain_id: int, log_dir: Path) -> Proc:

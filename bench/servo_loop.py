@@ -18,6 +18,8 @@ For each rate in --rates this script (itself a separate rclpy subscriber process
 All processes share a ROS domain that nobody else on the machine is using (checked first).
 
 Run: .venv/bin/python bench/servo_loop.py [--seconds 8] [--rates 100 200] [--out bench/results/servo_loop.json]
+With ``--beside-stack`` step 1 starts the whole default stack instead, which idles beside the
+controller while it is measured (the issue's "late ticks with the idle stack beside it").
 """
 
 from __future__ import annotations
@@ -469,7 +471,8 @@ def print_table(results: dict[str, Any]) -> None:
         rate = run["rate_hz"]
         ours, base = run["servo_controller"]["jitter"], run["baseline"]["jitter"]
         late_thr, too_late_thr = late_thresholds(1.0 / rate)
-        print(f"\n=== {rate:g} Hz (nominal {1e3 / rate:.2f} ms; late > {late_thr * 1e3:.2f} ms over, "
+        beside = " beside the idle stack" if results["settings"].get("beside_stack") else ""
+        print(f"\n=== {rate:g} Hz{beside} (nominal {1e3 / rate:.2f} ms; late > {late_thr * 1e3:.2f} ms over, "
               f"too late > {too_late_thr * 1e3:.2f} ms over) ===")
         print(f"{'metric':40s} {'servo_ctrl':>12s} {'bare rclpy':>12s} {'ours/base':>10s}")
 
@@ -594,12 +597,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             run_result: dict[str, Any] = {"rate_hz": rate}
             print(f"[bench] {rate:g} Hz: starting servo_controller", flush=True)
             check_sole_publisher(bench, "joint_states", 0)
-            ctrl = _graph.start_controller(rate, args.domain, log_dir)
+            ctrl = _graph.start_controller(rate, args.domain, log_dir, whole_stack=args.beside_stack)
             procs.append(ctrl)
             wait_first_message(bench, "joint_states", ctrl, args.start_timeout)
             time.sleep(args.warmup)
             check_sole_publisher(bench, "joint_states", 1)
-            node_pids = ctrl.grandchildren()
+            if args.beside_stack:   # the stack's other nodes: up and idle before the recording
+                time.sleep(args.stack_settle)
+            node_pids = ctrl.grandchildren("servo_controller")
             print(f"[bench] {rate:g} Hz: recording /joint_states for {args.seconds:g} s", flush=True)
             jitter = measure_stream(bench, "joint_states", args.seconds, nominal, node_pids[-1] if node_pids else None,
                                     args.raw)
@@ -653,6 +658,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=8.0, help="recording window per rate and process (default 8)")
     parser.add_argument("--rates", type=float, nargs="+", default=[100.0, 200.0], help="loop rates in Hz (default 100 200)")
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "servo_loop.json"))
+    parser.add_argument("--beside-stack", action="store_true",
+                        help="run the whole default stack (idle) beside the servo controller")
+    parser.add_argument("--stack-settle", type=float, default=15.0,
+                        help="with --beside-stack: seconds for the other nodes to come up before recording")
     parser.add_argument("--trials", type=int, default=12, help="command steps per rate (default 12)")
     parser.add_argument("--echo-trials", type=int, default=200, help="echo round trips per rate (default 200)")
     parser.add_argument("--step", type=float, default=0.1, help="head_pan step in rad (default 0.1)")

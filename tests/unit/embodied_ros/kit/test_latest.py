@@ -54,3 +54,32 @@ def test_the_reader_node_is_hidden_and_follows_the_parents_namespace(context: Co
         time.sleep(0.02)
     latest.destroy()
     node.destroy_node()
+
+
+def test_users_of_one_topic_in_a_process_share_one_reader(context: Context) -> None:
+    left = rclpy.create_node("left_owner", context=context, start_parameter_services=False)
+    right = rclpy.create_node("right_owner", context=context, start_parameter_services=False)
+    first, second = LatestOnDemand(left, Int32, "shared"), LatestOnDemand(right, Int32, "shared")
+    assert len(left.get_subscriptions_info_by_topic("/shared")) <= 1
+    publisher = left.create_publisher(Int32, "shared", RELIABLE)
+    wait_matched(publisher)
+    assert publisher.get_subscription_count() == 1
+    publisher.publish(Int32(data=7))
+    deadline = time.monotonic() + 5
+    while first.take()[0] is None:
+        assert time.monotonic() < deadline, "the message never arrived"
+        time.sleep(0.01)
+    assert second.take()[0].data == 7   # taken by the first user, still the newest for the second
+    first.destroy()
+    publisher.publish(Int32(data=8))
+    deadline = time.monotonic() + 5
+    while second.take()[0].data != 8:
+        assert time.monotonic() < deadline, "the reader went away with its first user"
+        time.sleep(0.01)
+    second.destroy()
+    deadline = time.monotonic() + 5
+    while publisher.get_subscription_count() != 0:
+        assert time.monotonic() < deadline, "the last user's destroy left the reader behind"
+        time.sleep(0.02)
+    left.destroy_node()
+    right.destroy_node()

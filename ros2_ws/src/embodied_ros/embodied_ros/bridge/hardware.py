@@ -11,7 +11,6 @@ from typing import Any
 from diagnostic_msgs.msg import DiagnosticArray
 from embodied_interfaces.action import Grasp, MoveJoints
 from embodied_interfaces.msg import Detection2DArray, HardwareState
-from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_srvs.srv import Trigger
 
@@ -49,12 +48,13 @@ class RosHardware:
                                                        SERVO_CONTROLLER))
         self._reset = Service(graph, Trigger, Endpoint("reset_emergency_stop", ErrorCode.HARDWARE_ERROR,
                                                        SERVO_CONTROLLER))
-        self._hardware, self._diagnostics, self._detections = Latest(), Latest(), Latest()
+        self._hardware, self._diagnostics = Latest(), Latest()
         # Fast or large topics are taken when a request needs them (kit.latest), so an idle
         # bridge costs nothing per message: joint_states (200 Hz) and the cameras' frames. A
         # camera encodes its JPEG topic only while someone subscribes to it, so the bridge reads
         # the raw frame and encodes a JPEG only when one is asked for.
         self._joint_states = LatestOnDemand(graph.node, JointState, "joint_states")
+        self._detections = LatestOnDemand(graph.node, Detection2DArray, "detections")   # for camera frames only
         self._camera_info = {camera: LatestOnDemand(graph.node, CameraInfo, f"{camera}/camera_info")
                              for camera in self._cameras}
         self._camera_image = {camera: LatestOnDemand(graph.node, Image, f"{camera}/image_raw")
@@ -62,7 +62,6 @@ class RosHardware:
         self._last_estop: bool | None = None
         graph.subscribe(HardwareState, "hardware_state", self._on_hardware_state, STATE)
         graph.subscribe(DiagnosticArray, "/diagnostics", self._diagnostics.set, STATE)
-        graph.subscribe(Detection2DArray, "detections", self._detections.set, qos_profile_sensor_data)
 
     def _on_hardware_state(self, msg: HardwareState) -> None:
         self._hardware.set(msg)
@@ -133,8 +132,8 @@ class RosHardware:
 
     def _detections_in(self, frame: Any) -> list[Detection]:
         """Perception's latest detections, when they are recent and of this camera's frames."""
-        detections = self._detections.msg
-        if detections is None or self._detections.age() >= CAMERA_ACTIVE_S:
+        detections, age = self._detections.take()
+        if detections is None or age >= CAMERA_ACTIVE_S:
             return []
         if frame.header.frame_id and detections.header.frame_id != frame.header.frame_id:
             return []
