@@ -86,7 +86,7 @@ class RosExperts:
         self._events, self._timeouts = events, timeouts
 
         def service(kind: Any, name: str, code: ErrorCode) -> Service:
-            return Service(graph, kind, Endpoint(name, code, EXPERTS_NODE))
+            return Service(graph, kind, Endpoint(name, code, EXPERTS_NODE, server="experts"))
 
         self._list = service(ListExperts, "list_experts", ErrorCode.EXPERT_NOT_READY)
         self._get = service(GetExpert, "get_expert", ErrorCode.EXPERT_NOT_READY)
@@ -97,7 +97,8 @@ class RosExperts:
         self._status = service(GetTrainingStatus, "training_status", ErrorCode.TRAINING_FAILED)
         # The train_expert action's standard cancel service: stops a job by its goal id.
         self._cancel = service(CancelGoal, "train_expert/_action/cancel_goal", ErrorCode.TRAINING_FAILED)
-        self._train = Action(graph, TrainExpert, Endpoint("train_expert", ErrorCode.TRAINING_FAILED, EXPERTS_NODE))
+        self._train = Action(graph, TrainExpert, Endpoint("train_expert", ErrorCode.TRAINING_FAILED, EXPERTS_NODE,
+                                                          server="experts"))
         self._results: set[asyncio.Future[Any]] = set()  # keeps the waits for running jobs' results alive
 
     async def _registry(self, service: Service, timeout_s: float | None = None, **request: Any) -> Any:

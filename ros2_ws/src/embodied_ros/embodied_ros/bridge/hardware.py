@@ -33,6 +33,12 @@ from embodied_ros.kit.qos import STATE
 from embodied_ros.vision import image_from_msg
 
 SERVO_CONTROLLER = "the servo controller is not running"
+# The nodes behind the components, as launch/robot.yaml names them (their state while starting).
+SERVO_NODE, SENSORS_NODE = "servo_controller", "sensors"
+
+
+def controller(name: str) -> Endpoint:
+    return Endpoint(name, ErrorCode.HARDWARE_ERROR, SERVO_CONTROLLER, server=SERVO_NODE)
 STALE_JOINT_STATES_S = 2.0  # older than this, the servo controller is treated as gone
 CAMERA_ACTIVE_S = 1.0  # a camera whose last frame is older is "stale"
 JPEG_QUALITY = 80  # what the cameras' own compressed topic uses
@@ -42,12 +48,11 @@ DIAGNOSTICS_FRESH_S = 3.0  # the sensors node publishes /diagnostics at 1 Hz by 
 class RosHardware:
     def __init__(self, graph: Graph, events: Events, cameras: list[str], timeouts: BridgeTimeouts) -> None:
         self._events, self._cameras, self._timeouts = events, list(cameras), timeouts
-        self._move = Action(graph, MoveJoints, Endpoint("move_joints", ErrorCode.HARDWARE_ERROR, SERVO_CONTROLLER))
-        self._grasp = Action(graph, Grasp, Endpoint("grasp", ErrorCode.HARDWARE_ERROR, SERVO_CONTROLLER))
-        self._estop = Service(graph, Trigger, Endpoint("emergency_stop", ErrorCode.HARDWARE_ERROR,
-                                                       SERVO_CONTROLLER))
-        self._reset = Service(graph, Trigger, Endpoint("reset_emergency_stop", ErrorCode.HARDWARE_ERROR,
-                                                       SERVO_CONTROLLER))
+        self._graph = graph
+        self._move = Action(graph, MoveJoints, controller("move_joints"))
+        self._grasp = Action(graph, Grasp, controller("grasp"))
+        self._estop = Service(graph, Trigger, controller("emergency_stop"))
+        self._reset = Service(graph, Trigger, controller("reset_emergency_stop"))
         self._hardware, self._diagnostics = Latest(), Latest()
         # Fast or large topics are taken when a request needs them (kit.latest), so an idle
         # bridge costs nothing per message: joint_states (200 Hz) and the cameras' frames. A
@@ -141,8 +146,10 @@ class RosHardware:
 
     def components(self) -> dict[str, str]:
         moving = self._joint_states.take()[1] <= STALE_JOINT_STATES_S and self._move.readiness() == "ok"
+        state = self._graph.state
         return {
-            "servo_controller": "ok" if moving else "unavailable",
-            "sensors": "ok" if self._diagnostics.age() <= DIAGNOSTICS_FRESH_S else "unavailable",
-            **{camera: "ok" if self._camera_state(camera) == "active" else "unavailable" for camera in self._cameras},
+            "servo_controller": state(moving, SERVO_NODE),
+            "sensors": state(self._diagnostics.age() <= DIAGNOSTICS_FRESH_S, SENSORS_NODE),
+            # A camera node is named after its camera (launch/robot.yaml).
+            **{camera: state(self._camera_state(camera) == "active", camera) for camera in self._cameras},
         }

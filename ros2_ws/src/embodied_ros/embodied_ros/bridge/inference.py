@@ -33,8 +33,8 @@ EXPERTS_NODE = "the experts node is not running"
 ROUTER = "the experts node's router is not running"
 # A failed generation or routing without a code of its own is an inference failure (a missing
 # server is EXPERT_NOT_READY, 503).
-GENERATE_FAILED = Endpoint("generate", ErrorCode.INFERENCE_FAILED, EXPERTS_NODE)
-ROUTE_FAILED = Endpoint("route", ErrorCode.INFERENCE_FAILED, ROUTER)
+GENERATE_FAILED = Endpoint("generate", ErrorCode.INFERENCE_FAILED, EXPERTS_NODE, server="experts")
+ROUTE_FAILED = Endpoint("route", ErrorCode.INFERENCE_FAILED, ROUTER, server="experts")
 
 
 def generate_goal(request: GenerateRequest) -> dict[str, Any]:
@@ -46,9 +46,11 @@ def generate_goal(request: GenerateRequest) -> dict[str, Any]:
 class RosInference:
     def __init__(self, graph: Graph, events: Events, timeouts: BridgeTimeouts) -> None:
         self._events, self._timeouts = events, timeouts
-        self._generate = Action(graph, Generate, Endpoint("generate", ErrorCode.EXPERT_NOT_READY, EXPERTS_NODE))
-        self._route = Service(graph, Route, Endpoint("route", ErrorCode.EXPERT_NOT_READY, ROUTER))
-        self._retrain = Action(graph, RetrainRouter, Endpoint("retrain_router", ErrorCode.TRAINING_FAILED, ROUTER))
+        self._generate = Action(graph, Generate, Endpoint("generate", ErrorCode.EXPERT_NOT_READY, EXPERTS_NODE,
+                                                          server="experts"))
+        self._route = Service(graph, Route, Endpoint("route", ErrorCode.EXPERT_NOT_READY, ROUTER, server="experts"))
+        self._retrain = Action(graph, RetrainRouter, Endpoint("retrain_router", ErrorCode.TRAINING_FAILED, ROUTER,
+                                                              server="experts"))
         self._statistics = Latest()
         graph.subscribe(RouterStatisticsMsg, "router_statistics", self._on_router_statistics, STATE)
 

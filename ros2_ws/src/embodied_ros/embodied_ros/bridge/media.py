@@ -40,13 +40,14 @@ class RosMedia:
     def __init__(self, graph: Graph, timeouts: BridgeTimeouts) -> None:
         self._timeouts = timeouts
         self._detect = Service(graph, Detect, Endpoint("detect", ErrorCode.INFERENCE_FAILED,
-                                                       "the perception node is not running"))
+                                                       "the perception node is not running", server="perception"))
         self._transcribe = Action(graph, Transcribe, Endpoint("transcribe", ErrorCode.INFERENCE_FAILED,
-                                                              "the speech recognition (asr) node is not running"))
+                                                              "the speech recognition (asr) node is not running",
+                                                              server="asr"))
         self._speak = Action(graph, Speak, Endpoint("speak", ErrorCode.INFERENCE_FAILED,
-                                                    "the text-to-speech (tts) node is not running"))
+                                                    "the text-to-speech (tts) node is not running", server="tts"))
         self._command = Action(graph, HandleCommand, Endpoint("command", ErrorCode.EXPERT_NOT_READY,
-                                                              "the commander node is not running"))
+                                                              "the commander node is not running", server="commander"))
 
     async def detect(self, image: bytes) -> DetectOutcome:
         await self._detect.require()  # a missing node answers 503 before the image is decoded

@@ -24,6 +24,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile
 
 from embodied_ai.bridge.ports.common import Detection, EventListener, GraphEvent
+from embodied_ai.errors import GraphUnavailable
 from embodied_ros.kit.action_client import ThreadSafeActionClient
 from embodied_ros.kit.detections import decode_detections
 from embodied_ros.kit.goal_client import Endpoint, Feedback, call_async, require_async, run_goal_async, send_goal_async
@@ -89,27 +90,46 @@ class Graph:
         if kind is not None:
             self.node.create_subscription(kind, topic, callback, qos, callback_group=self.group)
 
+    def node_up(self, name: str) -> bool:
+        """Whether a node of this name is in the graph (from DDS discovery's cache: cheap)."""
+        return bool(name) and name in self.node.get_node_names()
 
-def readiness(client: ActionClient | Client | None) -> str:
-    """A server's state for /health: "ok", "unavailable", or "not built" (no interface)."""
+    def state(self, serving: bool, server: str) -> str:
+        """A component's state for /health: "ok" while it serves; "starting" while its node is up
+        but does not serve yet (loading its models); "unavailable" while its node is not there."""
+        return "ok" if serving else "starting" if self.node_up(server) else "unavailable"
+
+
+def _readiness(graph: Graph, client: ActionClient | Client | None, endpoint: Endpoint) -> str:
     if client is None:
         return "not built"
     ready = client.server_is_ready() if isinstance(client, ActionClient) else client.service_is_ready()
-    return "ok" if ready else "unavailable"
+    return graph.state(ready, endpoint.server)
+
+
+async def _require(graph: Graph, client: ActionClient | Client | None, endpoint: Endpoint) -> None:
+    """GraphUnavailable unless the server is there (after a brief wait for discovery), saying
+    whether its node is starting or missing."""
+    try:
+        await require_async(client, endpoint)
+    except GraphUnavailable as missing:
+        if client is not None and graph.node_up(endpoint.server):
+            raise endpoint.starting() from missing
+        raise
 
 
 class Service:
     """A service the bridge calls; ``kind`` None when its interface is not built."""
 
     def __init__(self, graph: Graph, kind: Any, endpoint: Endpoint) -> None:
-        self.kind, self.endpoint = kind, endpoint
+        self.graph, self.kind, self.endpoint = graph, kind, endpoint
         self.client: Client | None = None
         if kind is not None:
             self.client = graph.node.create_client(kind, endpoint.name, callback_group=graph.group)
 
     async def require(self) -> None:
         """GraphUnavailable unless the server is there (after a brief wait for discovery)."""
-        await require_async(self.client, self.endpoint)
+        await _require(self.graph, self.client, self.endpoint)
 
     async def call(self, timeout_s: float, **request: Any) -> Any:
         """The response to a request made of ``request``'s fields."""
@@ -117,30 +137,30 @@ class Service:
         return await call_async(self.client, self.kind.Request(**request), self.endpoint, timeout_s)
 
     def readiness(self) -> str:
-        return readiness(self.client)
+        return _readiness(self.graph, self.client, self.endpoint)
 
 
 class Action:
     """An action the bridge sends goals to; ``kind`` None when its interface is not built."""
 
     def __init__(self, graph: Graph, kind: Any, endpoint: Endpoint) -> None:
-        self.kind, self.endpoint = kind, endpoint
+        self.graph, self.kind, self.endpoint = graph, kind, endpoint
         self.client: ActionClient | None = None
         if kind is not None:
             self.client = ThreadSafeActionClient(graph.node, kind, endpoint.name, callback_group=graph.group)
 
     async def send(self, feedback: Feedback | None = None, **goal: Any) -> Any:
         """The accepted goal's handle (for callers that stream its feedback or keep it)."""
-        await require_async(self.client, self.endpoint)  # before the goal is made: its type may not be built
+        await _require(self.graph, self.client, self.endpoint)  # before the goal is made: its type may not be built
         return await send_goal_async(self.client, self.kind.Goal(**goal), self.endpoint, feedback)
 
     async def run(self, timeout_s: float, **goal: Any) -> Any:
         """The goal's result; the goal is cancelled when the wait ends without one."""
-        await require_async(self.client, self.endpoint)
+        await _require(self.graph, self.client, self.endpoint)
         return await run_goal_async(self.client, self.kind.Goal(**goal), self.endpoint, timeout_s)
 
     def readiness(self) -> str:
-        return readiness(self.client)
+        return _readiness(self.graph, self.client, self.endpoint)
 
 
 def detections_of(array: Any) -> list[Detection]:

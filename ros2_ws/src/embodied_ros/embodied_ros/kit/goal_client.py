@@ -42,9 +42,14 @@ class Endpoint:
     code: ErrorCode          # the capability's code: when the server is missing or fails without one
     why: str                 # what is missing, in words ("the servo controller is not running")
     server_wait_s: float = DISCOVERY_WAIT_S
+    server: str = ""         # the node that serves it in the default graph (launch/robot.yaml)
 
     def unavailable(self, detail: str = "") -> GraphUnavailable:
         return GraphUnavailable(self.name, self.code, f"{self.why}{': ' + detail if detail else ''}")
+
+    def starting(self) -> GraphUnavailable:
+        """The server's node is up but does not serve yet (it is loading its models)."""
+        return GraphUnavailable(self.name, self.code, f"the {self.server} node is starting; try again shortly")
 
 
 def check(result: Any, endpoint: Endpoint) -> Any:
