@@ -44,8 +44,9 @@ def test_nodes_sharing_a_process_keep_their_names_and_parameters_and_come_back_t
     try:
         with GraphClient(domain) as client:
             assert images_of_each_camera(client) == SIZES
-            names = {name for name, _ in client.node.get_node_names_and_namespaces()}
-            assert set(SIZES) | {"servo_controller"} <= names
+            expected = set(SIZES) | {"servo_controller"}
+            client.wait_until(lambda: expected <= {name for name, _ in client.node.get_node_names_and_namespaces()},
+                              10, f"nodes {sorted(expected)} in the graph")
             [pid] = launched.node_pids("shared_cameras")
             assert "shared_cameras: started (pid" in launched.output and "hosting shared_cam_a, shared_cam_b" \
                 in launched.output
