@@ -142,7 +142,7 @@ def start_controller(rate_hz: float, domain_id: int, log_dir: Path, whole_stack:
     if whole_stack:
         state = tempfile.mkdtemp(prefix="bench-state-")
         argv += ["--set", "rest_bridge.port=0", "--set", f"rest_bridge.state_dir={state}",
-                 "--set", f"experts.state_dir={state}"]
+                 "--set", f"experts.state_dir={state}", "--set", f"jobs.state_dir={state}"]
     else:
         argv += ["--only", "servo_controller"]
     name = f"{'stack' if whole_stack else 'servo_controller'}@{rate_hz:g}Hz"

@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     before = measure_baseline(domain, log_dir, args.idle_s)
     state = Path(tempfile.mkdtemp(prefix="footprint-state-"))
     argv = [str(_graph.EMBODIED), "up", "--set", "rest_bridge.port=0", "--set", f"rest_bridge.state_dir={state}",
-            "--set", f"experts.state_dir={state}"]
+            "--set", f"experts.state_dir={state}", "--set", f"jobs.state_dir={state}"]
     started = time.monotonic()
     stack = _graph.Proc("stack", argv, _graph.dds_env(domain), log_dir / "footprint_stack.log")
     try:

@@ -89,7 +89,8 @@ def run_rate(rate_hz: float, seconds: float, log_dir: Path) -> dict[str, Any]:
     domain = free_domain()
     state = Path(tempfile.mkdtemp(prefix="perception-rate-state-"))
     argv = [str(_graph.EMBODIED), "up", "--set", "rest_bridge.port=0", "--set", f"rest_bridge.state_dir={state}",
-            "--set", f"experts.state_dir={state}", "--set", f"head_camera.rate_hz={rate_hz}"]
+            "--set", f"experts.state_dir={state}", "--set", f"jobs.state_dir={state}",
+            "--set", f"head_camera.rate_hz={rate_hz}"]
     started = time.monotonic()
     stack = _graph.Proc(f"stack@{rate_hz:g}Hz", argv, _graph.dds_env(domain),
                         log_dir / f"perception_rate_{rate_hz:g}hz.log")

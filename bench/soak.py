@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # A fixed port: the bridge is killed too, and the client must find it again where it was.
     port = args.port
     argv = [str(_graph.EMBODIED), "up", "--set", f"rest_bridge.port={port}", "--set", f"rest_bridge.state_dir={state}",
-            "--set", f"experts.state_dir={state}"]
+            "--set", f"experts.state_dir={state}", "--set", f"jobs.state_dir={state}"]
     base_url = f"http://127.0.0.1:{port}"
     results: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "domain": domain,
                                "load_average_at_start": os.getloadavg(), "kills": [], "bad_answers": []}

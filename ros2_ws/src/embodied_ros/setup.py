@@ -48,6 +48,7 @@ setup(
             "tts = embodied_ros.tts:main",
             "commander = embodied_ros.commander:main",
             "experts = embodied_ros.experts:main",
+            "jobs = embodied_ros.jobs:main",
             "container = embodied_ros.container:main",
         ],
     },

@@ -26,6 +26,7 @@ from embodied_ai.bridge.routes import (
     experts,
     hardware,
     inference,
+    jobs,
     monitoring,
     multimodal,
     openai,
@@ -64,7 +65,7 @@ def create_app(ports: Ports, settings: BridgeSettings, keys: ApiKeyStore | None 
     app.state.started_at, app.state.started_at_wall = time.monotonic(), time.time()
     install_error_handlers(app)
 
-    for module in (experts, training, inference, router, multimodal, hardware, monitoring, openai):
+    for module in (experts, training, jobs, inference, router, multimodal, hardware, monitoring, openai):
         app.include_router(module.router)
     app.include_router(monitoring.prometheus)
     app.include_router(websocket.router)

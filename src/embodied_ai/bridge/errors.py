@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from embodied_ai.bridge.schemas.common import Details, Envelope, ErrorInfo
-from embodied_ai.errors import EmbodiedError, ErrorCode, GraphUnavailable
+from embodied_ai.errors import EmbodiedError, ErrorCode, GraphUnavailable, InvalidRequest
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,10 @@ def embodied_error_response(error: EmbodiedError) -> JSONResponse:
     if status == 503:
         return error_response(status, int(error.code), describe(error.code), error.message,
                               {"Retry-After": str(RETRY_AFTER_UNAVAILABLE_S)}, RETRY_AFTER_UNAVAILABLE_S)
+    if isinstance(error, InvalidRequest) and error.problems:
+        # Every problem at once (seed 004's metadata.errors), so a client fixes them in one go.
+        return error_response(status, int(error.code), describe(error.code),
+                              {"reason": error.message, "problems": list(error.problems)})
     return error_response(status, int(error.code), describe(error.code), error.message)
 
 

@@ -11,11 +11,14 @@ from fastapi.testclient import TestClient
 from embodied_ai.bridge.app import create_app
 from embodied_ai.bridge.settings import BridgeSettings
 from tests.unit.bridge.fake_ports import FakeGraph
+from tests.unit.bridge.local_jobs import LocalJobs
 
 
 @pytest.fixture
-def fake() -> FakeGraph:
-    return FakeGraph()
+def fake(tmp_path: Path) -> Iterator[FakeGraph]:
+    jobs = LocalJobs(tmp_path)
+    yield FakeGraph(jobs)
+    jobs.close()
 
 
 @pytest.fixture

@@ -42,6 +42,7 @@ from embodied_ai.bridge.ports.inference import (
     RouterRetrained,
     RouterStatistics,
 )
+from embodied_ai.bridge.ports.jobs import JobsPort
 from embodied_ai.bridge.ports.media import CommandOutcome, DetectOutcome, SpeakOutcome, TranscribeOutcome
 from embodied_ai.errors import EmbodiedError, ErrorCode, GraphUnavailable, SafetyViolation
 
@@ -53,7 +54,8 @@ WAV_HEADER = b"RIFF\x24\x00\x00\x00WAVEfmt "
 class FakeGraph:
     """Implements HardwarePort, MediaPort, InferencePort, ExpertsPort and GraphStatus."""
 
-    def __init__(self) -> None:
+    def __init__(self, jobs: JobsPort | None = None) -> None:
+        self.job_system = jobs   # JobsPort: a real job system in this process (local_jobs.LocalJobs)
         self.failures: dict[str, EmbodiedError] = {}
         self.calls: list[tuple[str, object]] = []
         self.listeners: list[EventListener] = []
@@ -68,7 +70,8 @@ class FakeGraph:
         self.retrain_row_errors: list[str] = []
 
     def ports(self) -> Ports:
-        return Ports(hardware=self, media=self, inference=self, experts=self, status=self)
+        assert self.job_system is not None, "FakeGraph(jobs=LocalJobs(...)) for the jobs routes"
+        return Ports(hardware=self, media=self, inference=self, experts=self, jobs=self.job_system, status=self)
 
     def fail(self, method: str, error: EmbodiedError) -> None:
         self.failures[method] = error

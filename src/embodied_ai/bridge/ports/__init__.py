@@ -16,6 +16,7 @@ from embodied_ai.bridge.ports.common import GraphStatus
 from embodied_ai.bridge.ports.experts import ExpertsPort
 from embodied_ai.bridge.ports.hardware import HardwarePort
 from embodied_ai.bridge.ports.inference import InferencePort
+from embodied_ai.bridge.ports.jobs import JobsPort
 from embodied_ai.bridge.ports.media import MediaPort
 
 
@@ -27,4 +28,5 @@ class Ports:
     media: MediaPort  # perception, speech, the commander
     inference: InferencePort  # generate, the router
     experts: ExpertsPort  # the registry, datasets, training jobs
+    jobs: JobsPort  # the job system: jobs and their logs
     status: GraphStatus  # components and events

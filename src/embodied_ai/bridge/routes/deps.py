@@ -11,6 +11,7 @@ from embodied_ai.bridge.ports.common import GraphStatus
 from embodied_ai.bridge.ports.experts import ExpertsPort
 from embodied_ai.bridge.ports.hardware import HardwarePort
 from embodied_ai.bridge.ports.inference import InferencePort
+from embodied_ai.bridge.ports.jobs import JobsPort
 from embodied_ai.bridge.ports.media import MediaPort
 from embodied_ai.bridge.settings import BridgeSettings
 
@@ -37,6 +38,10 @@ def inference(request: Request) -> InferencePort:
 
 def experts(request: Request) -> ExpertsPort:
     return ports(request).experts
+
+
+def jobs(request: Request) -> JobsPort:
+    return ports(request).jobs
 
 
 def status(request: Request) -> GraphStatus:

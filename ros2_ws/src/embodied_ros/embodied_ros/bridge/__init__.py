@@ -19,6 +19,7 @@ from embodied_ai.bridge.settings import BridgeTimeouts
 from embodied_ros.bridge.experts import RosExperts
 from embodied_ros.bridge.hardware import RosHardware
 from embodied_ros.bridge.inference import RosInference
+from embodied_ros.bridge.jobs import RosJobs
 from embodied_ros.bridge.media import RosMedia
 from embodied_ros.bridge.plumbing import Events, Graph
 
@@ -49,5 +50,6 @@ def ros_ports(node: Node, cameras: list[str], timeouts: BridgeTimeouts) -> Ports
     media = RosMedia(graph, timeouts)
     inference = RosInference(graph, events, timeouts)
     experts = RosExperts(graph, events, timeouts)
-    return Ports(hardware=hardware, media=media, inference=inference, experts=experts,
-                 status=RosStatus(events, (hardware, media, inference)))
+    jobs = RosJobs(graph, timeouts)
+    return Ports(hardware=hardware, media=media, inference=inference, experts=experts, jobs=jobs,
+                 status=RosStatus(events, (hardware, media, inference, jobs)))

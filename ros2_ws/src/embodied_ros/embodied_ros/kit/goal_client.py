@@ -25,7 +25,7 @@ from rclpy.action import ActionClient
 from rclpy.client import Client
 from rclpy.task import Future
 
-from embodied_ai.errors import EmbodiedError, ErrorCode, GraphTimeout, GraphUnavailable, api_error_code
+from embodied_ai.errors import EmbodiedError, ErrorCode, GraphTimeout, GraphUnavailable, InvalidRequest, api_error_code
 
 DISCOVERY_WAIT_S = 1.0   # how long a request waits for a server it has not discovered yet
 GOAL_RESPONSE_S = 5.0    # accepting or refusing a goal is immediate on a live server
@@ -59,8 +59,11 @@ def check(result: Any, endpoint: Endpoint) -> Any:
     callback raised: that is reported as such, with the endpoint's code.
     """
     if not result.success:
-        raise EmbodiedError(result.message or f"{endpoint.name} failed without a reason (see its log)",
-                            api_error_code(result.error_code, endpoint.code))
+        message = result.message or f"{endpoint.name} failed without a reason (see its log)"
+        code = api_error_code(result.error_code, endpoint.code)
+        if list(getattr(result, "problems", [])):
+            raise InvalidRequest(message, list(result.problems), code)
+        raise EmbodiedError(message, code)
     return result
 
 

@@ -1,0 +1,132 @@
+"""Jobs node: the one job system for every long-running piece of work (pipelines now; training,
+batch inference and the other issues' kinds join it), persisted in the state directory's
+operations database and recovered after a crash.
+
+  services  submit_job, get_job, list_jobs, cancel_job (embodied_interfaces/srv/*Job*), and
+            get_job_logs (a follower passes the last sequence number it saw)
+  action    run_job (embodied_interfaces/action/RunJob): submit and follow; feedback is the
+            job's progress and newest log line; cancelling the goal cancels the job
+
+Jobs, their logs and the memo of finished steps are in SQLite; a job left running by a killed
+process is resumed from its finished steps (resumable kinds) or failed with the reason when the
+node starts again. The node is wiring: the job system is embodied_ai.jobs.
+
+Parameters: those of embodied_ai.jobs.config.JobsNodeConfig (`ros2 param describe`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from embodied_interfaces.action import RunJob
+from embodied_interfaces.srv import CancelJob, GetJob, GetJobLogs, ListJobs, SubmitJob
+from rclpy.action import ActionServer
+from rclpy.action.server import ServerGoalHandle
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.node import Node
+
+from embodied_ai.errors import EmbodiedError
+from embodied_ai.jobs import TERMINAL, JobKind, JobRunner, JobStatus, JobStore
+from embodied_ai.jobs.config import JobsNodeConfig
+from embodied_ai.jobs.service import JobsService
+from embodied_ros.kit.goals import Ending, accept_cancel, finish, refuse
+from embodied_ros.kit.parameters import declare_parameters
+from embodied_ros.kit.services import answer
+from embodied_ros.kit.spin import Component, run_standalone
+
+
+def job_kinds(config: JobsNodeConfig) -> dict[str, JobKind]:
+    """The kinds of work this node runs, by job type."""
+    return {}
+
+
+class JobsNode(Node):
+    def __init__(self, **node_options: Any) -> None:
+        super().__init__("jobs", **node_options)
+        self.config = config = declare_parameters(self, JobsNodeConfig)
+        config.resolved_state_dir().mkdir(parents=True, exist_ok=True)
+        self._store = JobStore(config.database())
+        self._runner = JobRunner(self._store, job_kinds(config), workers=config.workers, poll_s=config.poll_s)
+        self.jobs = JobsService(self._store, self._runner)
+        queries = MutuallyExclusiveCallbackGroup()   # quick reads and writes of the database
+        for kind, name, work in ((SubmitJob, "submit_job", self._on_submit), (GetJob, "get_job", self._on_get),
+                                 (ListJobs, "list_jobs", self._on_list), (CancelJob, "cancel_job", self._on_cancel),
+                                 (GetJobLogs, "get_job_logs", self._on_logs)):
+            self.create_service(kind, name, answer(work), callback_group=queries)
+        # A followed job holds a thread for its whole run: reentrant.
+        ActionServer(self, RunJob, "run_job", self._execute_run, callback_group=ReentrantCallbackGroup(),
+                     cancel_callback=accept_cancel)
+        for job in self._runner.start():
+            self.get_logger().warning(f"job {job.id} ({job.type}) was running when the node stopped: "
+                                      f"now {job.status.value}")
+        self.get_logger().info(f"ready: job types {', '.join(sorted(self._runner.kinds)) or 'none'}; "
+                               f"database {config.database()}")
+
+    # -- services -------------------------------------------------------------------------
+    def _on_submit(self, request: Any, response: Any) -> Any:
+        job = self.jobs.submit(request.type, request.config_json, request.priority, request.scheduled_at)
+        response.job_json = self.jobs.to_json(self.jobs.view(job))
+        return response
+
+    def _on_get(self, request: Any, response: Any) -> Any:
+        response.job_json = self.jobs.to_json(self.jobs.view(self.jobs.get(request.job_id)))
+        return response
+
+    def _on_list(self, request: Any, response: Any) -> Any:
+        jobs, total = self.jobs.list_jobs(request.status, request.type, request.limit, request.offset)
+        response.jobs_json, response.total = self.jobs.to_json([self.jobs.view(job) for job in jobs]), total
+        return response
+
+    def _on_cancel(self, request: Any, response: Any) -> Any:
+        response.job_json = self.jobs.to_json(self.jobs.view(self.jobs.cancel(request.job_id)))
+        return response
+
+    def _on_logs(self, request: Any, response: Any) -> Any:
+        lines, response.ended = self.jobs.logs(request.job_id, request.after_seq, request.limit)
+        response.lines_json = self.jobs.to_json(lines)
+        return response
+
+    # -- run_job ------------------------------------------------------------------------
+    def _execute_run(self, goal_handle: ServerGoalHandle) -> Any:
+        goal, result = goal_handle.request, RunJob.Result()
+        try:
+            job = self.jobs.submit(goal.type, goal.config_json, goal.priority)
+        except EmbodiedError as exc:
+            return refuse(goal_handle, result, exc.code, str(exc))
+        seen = 0
+        while job.status not in TERMINAL and self.context.ok():
+            if goal_handle.is_cancel_requested and not job.cancel_requested:
+                job = self.jobs.cancel(job.id)
+            lines, _ended = self.jobs.logs(job.id, after_seq=seen, limit=1000)
+            seen = lines[-1]["seq"] if lines else seen
+            goal_handle.publish_feedback(RunJob.Feedback(job_id=job.id, status=job.status.value,
+                                                         progress=float(job.progress),
+                                                         message=lines[-1]["message"] if lines else ""))
+            time.sleep(self.config.feedback_period_s)
+            job = self.jobs.get(job.id)
+        result.job_json = self.jobs.to_json(self.jobs.view(job))
+        if job.status is JobStatus.COMPLETED:
+            return finish(goal_handle, result, Ending.SUCCEEDED, 0, "completed")
+        error = job.error or {}
+        ending = Ending.CANCELED if job.status is JobStatus.CANCELLED else Ending.ABORTED
+        return finish(goal_handle, result, ending, int(error.get("code", 0)),
+                      str(error.get("message", job.status.value)))
+
+    def shutdown(self) -> None:
+        if not self._runner.stop(timeout=10.0):
+            self.get_logger().warning("a job did not stop in time: it is recovered on the next start")
+        self._store.close()
+
+
+def component(**node_options: Any) -> Component:
+    node = JobsNode(**node_options)
+    return Component(node, threads=4, stop=node.shutdown)
+
+
+def main(args: list[str] | None = None) -> None:
+    run_standalone(component, args)
+
+
+if __name__ == "__main__":
+    main()

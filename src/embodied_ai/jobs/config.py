@@ -1,0 +1,31 @@
+"""The jobs node's parameters (launch/robot.yaml's ``jobs`` section), one field each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from embodied_ai.paths import state_dir as default_state_dir
+
+DATABASE = "operations.sqlite"   # jobs, their logs, webhooks and the model registry, in the state directory
+
+
+class JobsNodeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    state_dir: str = Field(default="", description=(
+        "folder of the operations database (jobs, logs, webhooks, models) and the jobs' work; "
+        "'' = $EMBODIED_STATE_DIR or ~/.local/state/embodied"))
+    workers: int = Field(default=1, ge=1, le=8, description=(
+        "jobs run at once (each holds a thread; training uses both cores of this machine on its own)"))
+    poll_s: float = Field(default=1.0, gt=0, le=60, description=(
+        "how often an idle worker looks for a scheduled job that has come due, s"))
+    feedback_period_s: float = Field(default=0.5, gt=0, le=10, description=(
+        "how often run_job reports a followed job's progress, s"))
+
+    def resolved_state_dir(self) -> Path:
+        return Path(self.state_dir).expanduser() if self.state_dir else default_state_dir()
+
+    def database(self) -> Path:
+        return self.resolved_state_dir() / DATABASE

@@ -1,0 +1,72 @@
+"""The job system as the jobs node serves it: requests and answers as JSON-ready values.
+
+The node is wiring (ROS services and the run_job action call these); everything a request can
+get wrong is checked here and raised as an EmbodiedError with every problem listed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from embodied_ai.errors import InvalidRequest
+from embodied_ai.jobs.models import TERMINAL, Job, JobStatus
+from embodied_ai.jobs.runner import JobRunner
+from embodied_ai.jobs.store import JobStore
+
+DEFAULT_PAGE = 50
+DEFAULT_LOG_PAGE = 100
+
+
+def parse_config(config_json: str) -> dict[str, Any]:
+    """A job's request: a JSON object ("" is an empty one)."""
+    if not config_json.strip():
+        return {}
+    try:
+        config = json.loads(config_json)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest("the job's config is not JSON", [f"config: {exc.msg} at character {exc.pos}"]) from None
+    if not isinstance(config, dict):
+        raise InvalidRequest("the job's config must be a JSON object", ["config: not an object"])
+    return config
+
+
+class JobsService:
+    def __init__(self, store: JobStore, runner: JobRunner) -> None:
+        self.store, self.runner = store, runner
+
+    def submit(self, type: str, config_json: str = "", priority: int = 0, scheduled_at: str = "") -> Job:
+        return self.runner.submit(type, parse_config(config_json), priority=priority,
+                                  scheduled_at=scheduled_at.strip() or None)
+
+    def get(self, job_id: int) -> Job:
+        return self.store.get(job_id)
+
+    def list_jobs(self, status: str = "", type: str = "", limit: int = 0, offset: int = 0) -> tuple[list[Job], int]:
+        problems = []
+        if status and status not in {s.value for s in JobStatus}:
+            problems.append(f"status: '{status}' is not one of {', '.join(s.value for s in JobStatus)}")
+        if problems:
+            raise InvalidRequest("invalid job filter", problems)
+        return self.store.list(status=status or None, type=type or None, limit=limit or DEFAULT_PAGE, offset=offset)
+
+    def cancel(self, job_id: int) -> Job:
+        return self.runner.cancel(job_id)
+
+    def logs(self, job_id: int, after_seq: int = 0, limit: int = 0) -> tuple[list[dict[str, Any]], bool]:
+        """Lines after ``after_seq``, and whether the job has ended with nothing more to come."""
+        job = self.store.get(job_id)   # NotFound first
+        lines = self.store.logs(job_id, after_seq=after_seq, limit=limit or DEFAULT_LOG_PAGE)
+        # Ended only once the job is terminal and its last line has been read (the closing line
+        # is written with the final status, in one transaction).
+        ended = job.status in TERMINAL and not self.store.logs(job_id, after_seq=lines[-1].seq if lines else after_seq,
+                                                               limit=1)
+        return [line.to_dict() for line in lines], ended
+
+    def view(self, job: Job) -> dict[str, Any]:
+        """The job as clients see it: its fields and the steps it has finished (a pipeline's agents)."""
+        return {**job.to_dict(), "finished_steps": sorted(self.store.finished_steps(job.id))}
+
+    @staticmethod
+    def to_json(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
