@@ -27,17 +27,20 @@ Example::
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import json
 import math
+import os
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
-from embodied_ai.errors import EmbodiedError, ErrorCode
+from embodied_ai.errors import EmbodiedError, ErrorCode, InvalidRequest, NotFound
 
 DatasetFormat = Literal["jsonl", "txt", "csv"]
 RowKind = Literal["instruction", "chat", "text"]
@@ -416,3 +419,486 @@ def _stats(
         field_lengths=lengths,
         size_bytes=size_bytes,
     )
+
+
+# -- Tables: any columns, for pipelines and uploads ------------------------------------------------
+#
+# A training row above has a fixed shape (prompt/completion, messages, text). A pipeline's
+# dataset (seed 004) has whatever columns its file has ("question", "answer", "label", ...), which
+# a PreprocessingAgent later maps onto a template; and an upload is analysed before anyone has
+# said what its columns mean. So tables are read as records (column -> value), with the same
+# rules as above: a bad row is reported by number and the good rows are kept, a file with no
+# usable row is DATASET_INVALID. Formats: CSV (header row), JSON (an array of objects), JSONL,
+# Parquet, TXT (one "text" per line).
+
+TableFormat = Literal["csv", "json", "jsonl", "parquet", "txt"]
+TABLE_FORMATS: tuple[TableFormat, ...] = ("csv", "json", "jsonl", "parquet", "txt")
+TABLE_FORMAT_BY_SUFFIX: dict[str, TableFormat] = {
+    ".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet",
+    ".txt": "txt",
+}
+PARQUET_MAGIC = b"PAR1"     # a Parquet file starts and ends with these bytes
+# Column names tried first, in this order, when guessing which column holds the text.
+TEXT_COLUMN_NAMES = ("text", "content", "prompt", "instruction", "question", "input")
+# The REST upload refuses larger files before reading them (the issue's bad input is 200 MB).
+DEFAULT_MAX_DATASET_BYTES = 100 * 1024 * 1024
+PREVIEW_DEFAULT_LIMIT = 10
+PREVIEW_MAX_LIMIT = 1000
+# How many row errors an analysis carries (they are counted in full).
+MAX_REPORTED_ERRORS = 20
+
+
+class DatasetTooLarge(DatasetInvalidError):
+    """A dataset file over the size limit (refused before it is read)."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One row of a table: ``row`` is its number in the file (as for `RowError`), ``values`` its
+    cells by column name (JSON values: str, int, float, bool, None, lists, objects)."""
+
+    row: int
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RecordSet:
+    path: Path
+    format: TableFormat
+    records: list[Record]
+    columns: list[str]           # in file order (CSV header, Parquet schema), else first appearance
+    errors: list[RowError]
+    rows_read: int               # non-blank rows (CSV header excluded)
+    blank_rows: int
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class LengthStats:
+    """Character lengths of the text column (seed 004's names, with two percentiles added)."""
+
+    min_length: int
+    avg_length: float
+    max_length: int
+    p50_length: int
+    p95_length: int
+
+    @classmethod
+    def of(cls, lengths: list[int]) -> LengthStats:
+        if not lengths:
+            return cls(0, 0.0, 0, 0, 0)
+        ordered = sorted(lengths)
+        return cls(ordered[0], round(sum(ordered) / len(ordered), 2), ordered[-1], _percentile(ordered, 50),
+                   _percentile(ordered, 95))
+
+
+@dataclass(frozen=True)
+class DatasetAnalysis:
+    """What an upload answers (seed 004's ``analysis``) and a DatasetAgent logs."""
+
+    format: TableFormat
+    rows: int
+    columns: list[str]
+    text_column: str | None
+    stats: LengthStats
+    invalid_rows: int
+    errors: list[RowError]        # the first MAX_REPORTED_ERRORS
+    size_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format, "rows": self.rows, "columns": list(self.columns), "text_column": self.text_column,
+            "stats": asdict(self.stats), "invalid_rows": self.invalid_rows, "errors": [str(e) for e in self.errors],
+            "size_bytes": self.size_bytes,
+        }
+
+
+def table_format(path: str | Path, declared: str | None = None) -> TableFormat:
+    """The format ``declared`` (any case), else the one the suffix names, else the one the first bytes show
+    (Parquet's magic, a JSON array, a JSON object per line); DatasetInvalidError when none tells."""
+    path = Path(path)
+    if declared:
+        name = declared.strip().lower()
+        for known in TABLE_FORMATS:
+            if name == known:
+                return known
+        raise DatasetInvalidError(f"unknown dataset format {declared!r}: use one of {', '.join(TABLE_FORMATS)}")
+    by_suffix = TABLE_FORMAT_BY_SUFFIX.get(path.suffix.lower())
+    if by_suffix is not None:
+        return by_suffix
+    try:
+        with path.open("rb") as file:
+            head = file.read(64)
+    except OSError as error:
+        raise DatasetInvalidError(f"cannot read dataset {path.name}: {error.strerror or error}") from error
+    if head.startswith(PARQUET_MAGIC):
+        return "parquet"
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if start.startswith(b"["):
+        return "json"
+    if start.startswith(b"{"):
+        return "jsonl"
+    raise DatasetInvalidError(f"cannot tell the format of {path.name}: name it .csv, .json, .jsonl, .parquet or "
+                              ".txt, or give its format")
+
+
+def check_dataset_size(size_bytes: int, max_bytes: int = DEFAULT_MAX_DATASET_BYTES) -> None:
+    """DatasetTooLarge when ``size_bytes`` is over ``max_bytes`` (check a declared size before reading)."""
+    if size_bytes > max_bytes:
+        raise DatasetTooLarge(f"the dataset is {_megabytes(size_bytes)}, more than the limit of "
+                              f"{_megabytes(max_bytes)}")
+
+
+def save_dataset_stream(source: BinaryIO, destination: Path, max_bytes: int = DEFAULT_MAX_DATASET_BYTES,
+                        chunk_bytes: int = 1 << 20) -> int:
+    """Copy ``source`` to ``destination`` (its size in bytes), stopping with DatasetTooLarge as soon as it
+    passes ``max_bytes``. Written beside the destination and renamed at the end: a refused or failed copy
+    leaves nothing behind, a finished one is whole."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial_path = destination.with_name(f".{destination.name}.partial")
+    size = 0
+    try:
+        with partial_path.open("wb") as out:
+            while chunk := source.read(chunk_bytes):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise DatasetTooLarge(f"the dataset is more than the limit of {_megabytes(max_bytes)}")
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial_path, destination)
+    finally:
+        partial_path.unlink(missing_ok=True)
+    return size
+
+
+def resolve_dataset_path(root: Path, file_path: str | Path) -> Path:
+    """The real path of the file ``file_path`` names inside the datasets directory ``root`` (relative to it,
+    or absolute within it). Anything that leads outside (``..``, an absolute path elsewhere, a symbolic link
+    out, a URL) is InvalidRequest; a file that is not there is NotFound."""
+    text = str(file_path)
+    if "://" in text:
+        scheme = text.split("://", 1)[0]
+        raise InvalidRequest(f"file_path {text!r} is a URL", [
+            f"file_path: {scheme}:// URLs are not read; upload the file or put it in the datasets directory"])
+    if not text.strip() or "\x00" in text:
+        raise InvalidRequest("file_path is not a path", [f"file_path: {text!r} is not a file name"])
+    base = root.resolve()
+    candidate = Path(text) if Path(text).is_absolute() else base / text
+    real = candidate.resolve()      # follows every symbolic link, so a link out of root is seen as outside
+    if not real.is_relative_to(base):
+        raise InvalidRequest(f"file_path {text!r} is outside the datasets directory", [
+            f"file_path: {text!r} leads outside the datasets directory; only files inside it are read"])
+    if not real.exists():
+        raise NotFound(f"dataset file {text!r} does not exist in the datasets directory")
+    if not real.is_file():
+        raise InvalidRequest(f"file_path {text!r} is not a file", [f"file_path: {text!r} is not a regular file"])
+    return real
+
+
+def read_records(path: str | Path, format: str | None = None, max_row_chars: int = DEFAULT_MAX_ROW_CHARS,
+                 max_bytes: int | None = None) -> RecordSet:
+    """Read a table; bad rows are reported by number and skipped. DatasetInvalidError when the file is not
+    what its format says (a Parquet file that is not Parquet, JSON that is not an array of objects), or has
+    no usable row; DatasetTooLarge over ``max_bytes``."""
+    path = Path(path)
+    dataset_format = table_format(path, format)
+    try:
+        if max_bytes is not None:
+            check_dataset_size(path.stat().st_size, max_bytes)
+        raw = path.read_bytes()
+    except OSError as error:
+        raise DatasetInvalidError(f"cannot read dataset {path.name}: {error.strerror or error}") from error
+
+    columns: list[str] = []
+    if dataset_format == "parquet":
+        candidates = _parquet_records(raw, path.name, columns)
+    else:
+        # As load_dataset: undecodable bytes stay as lone surrogates, so the row that has them is reported.
+        text = raw.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+        readers = {"csv": _csv_records, "json": _json_records, "jsonl": _jsonl_records, "txt": _txt_records}
+        candidates = readers[dataset_format](text, path.name, columns)
+
+    records: list[Record] = []
+    errors: list[RowError] = []
+    rows_read = blank = 0
+    for row_number, parse in candidates:
+        if parse is None:
+            blank += 1
+            continue
+        rows_read += 1
+        try:
+            values = parse()
+            _check_record(values, max_row_chars)
+        except _RowInvalid as reason:
+            errors.append(RowError(row_number, str(reason)))
+            continue
+        for name in values:
+            if name not in columns:
+                columns.append(name)
+        records.append(Record(row_number, values))
+    if not records:
+        shown = "; ".join(str(e) for e in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        detail = f"; problems: {shown}{more}" if errors else ""
+        raise DatasetInvalidError(f"dataset {path.name} has no usable rows ({rows_read} read){detail}")
+    return RecordSet(path=path, format=dataset_format, records=records, columns=columns, errors=errors,
+                     rows_read=rows_read, blank_rows=blank, size_bytes=len(raw))
+
+
+def write_records_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    """Write ``rows`` as JSONL (how many); written beside ``path`` and renamed, so a reader never sees half
+    a file and a crash leaves the previous one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial_path = path.with_name(f".{path.name}.partial")
+    count = 0
+    try:
+        with partial_path.open("w", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(row, ensure_ascii=False, allow_nan=False) + "\n")
+                count += 1
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial_path, path)
+    finally:
+        partial_path.unlink(missing_ok=True)
+    return count
+
+
+def detect_text_column(records: list[Record], columns: list[str]) -> str | None:
+    """The column that holds the text: a usual name (TEXT_COLUMN_NAMES) among the columns that hold
+    strings, else the string column with the longest texts; None when no column holds strings."""
+    string_columns = [name for name in columns if _mostly_strings(records, name)]
+    by_lower = {name.lower(): name for name in reversed(string_columns)}
+    for usual in TEXT_COLUMN_NAMES:
+        if usual in by_lower:
+            return by_lower[usual]
+    if not string_columns:
+        return None
+    return max(string_columns, key=lambda name: _mean_length(records, name))
+
+
+def analyse_records(table: RecordSet) -> DatasetAnalysis:
+    text_column = detect_text_column(table.records, table.columns)
+    if text_column is not None:
+        lengths = [len(v) for r in table.records if isinstance(v := r.values.get(text_column), str)]
+    else:
+        lengths = [sum(len(v) for v in r.values.values() if isinstance(v, str)) for r in table.records]
+    return DatasetAnalysis(
+        format=table.format, rows=len(table.records), columns=list(table.columns), text_column=text_column,
+        stats=LengthStats.of(lengths), invalid_rows=len(table.errors), errors=table.errors[:MAX_REPORTED_ERRORS],
+        size_bytes=table.size_bytes)
+
+
+def analyse(path: str | Path, format: str | None = None, max_bytes: int | None = None) -> DatasetAnalysis:
+    """Rows, columns, the text column and its length statistics (seed 004's upload ``analysis``)."""
+    return analyse_records(read_records(path, format, max_bytes=max_bytes))
+
+
+def check_preview_limit(limit: Any) -> int:
+    """``limit`` as an int from 1 to PREVIEW_MAX_LIMIT; InvalidRequest otherwise."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PREVIEW_MAX_LIMIT:
+        raise InvalidRequest("invalid preview limit",
+                             [f"limit: {limit!r} is not an integer from 1 to {PREVIEW_MAX_LIMIT}"])
+    return limit
+
+
+def preview(path: str | Path, limit: int = PREVIEW_DEFAULT_LIMIT, format: str | None = None,
+            max_bytes: int | None = None) -> dict[str, Any]:
+    """The first ``limit`` usable rows (``samples``) and how many there are (``total_rows``), as seed 004's
+    preview answers; the limit is checked before the file is read."""
+    check_preview_limit(limit)
+    table = read_records(path, format, max_bytes=max_bytes)
+    return {"samples": [dict(r.values) for r in table.records[:limit]], "total_rows": len(table.records)}
+
+
+# Each table reader yields (row number, parse) like the readers above; parse returns the row's values.
+RecordCandidate = tuple[int, Callable[[], dict[str, Any]] | None]
+
+
+def _csv_records(text: str, name: str, columns: list[str]) -> Iterator[RecordCandidate]:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except csv.Error as error:
+        raise DatasetInvalidError(f"{name}: the CSV header is malformed: {error}") from None
+    names = [cell.strip() for cell in header]
+    problems = [f"column {i + 1} has no name" for i, n in enumerate(names) if not n]
+    problems += [f"column {n!r} appears twice" for i, n in enumerate(names) if n and n in names[:i]]
+    if problems:
+        raise DatasetInvalidError(f"{name}: the CSV header is not usable: {'; '.join(problems)}")
+    columns.extend(names)
+    while True:
+        start_line = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield start_line, partial(_raise_values, f"malformed CSV ({error})")
+            continue
+        if not cells or not any(cell.strip() for cell in cells):
+            yield start_line, None
+            continue
+        yield start_line, partial(_csv_values, cells, names)
+
+
+def _csv_values(cells: list[str], names: list[str]) -> dict[str, Any]:
+    if len(cells) != len(names):
+        raise _RowInvalid(f"expected {len(names)} columns like the header, got {len(cells)}")
+    return dict(zip(names, cells))
+
+
+def _json_records(text: str, name: str, columns: list[str]) -> Iterator[RecordCandidate]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        hint = "; for one JSON object per line, use .jsonl" if error.msg == "Extra data" else ""
+        raise DatasetInvalidError(f"{name} is not valid JSON ({error.msg} at line {error.lineno} column "
+                                  f"{error.colno}){hint}") from None
+    if not isinstance(document, list):
+        raise DatasetInvalidError(f"{name} holds a JSON {_json_kind(document)}; a JSON dataset is an array of "
+                                  "objects, one per row")
+    for number, item in enumerate(document, start=1):
+        yield number, partial(_object_values, item)
+
+
+def _jsonl_records(text: str, name: str, columns: list[str]) -> Iterator[RecordCandidate]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            yield number, None
+            continue
+        yield number, partial(_jsonl_values, line)
+
+
+def _jsonl_values(line: str) -> dict[str, Any]:
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise _RowInvalid(f"not valid JSON ({error.msg} at column {error.colno})") from None
+    return _object_values(item)
+
+
+def _object_values(item: Any) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise _RowInvalid(f"expected a JSON object, got {_json_kind(item)}")
+    return item
+
+
+def _txt_records(text: str, name: str, columns: list[str]) -> Iterator[RecordCandidate]:
+    columns.append("text")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            yield number, None
+            continue
+        yield number, partial(dict, text=line.strip())
+
+
+def _parquet_records(raw: bytes, name: str, columns: list[str]) -> Iterator[RecordCandidate]:
+    if len(raw) < 2 * len(PARQUET_MAGIC) or not raw.startswith(PARQUET_MAGIC) or not raw.endswith(PARQUET_MAGIC):
+        raise DatasetInvalidError(f"{name} is not a Parquet file: a Parquet file starts and ends with the bytes "
+                                  "'PAR1'")
+    import pyarrow as pa  # only Parquet needs it: a heavy import
+    import pyarrow.parquet as pq
+    try:
+        table = pq.read_table(pa.BufferReader(raw))
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise DatasetInvalidError(f"{name} is not a readable Parquet file: {error}") from None
+    columns.extend(str(n) for n in table.column_names)
+    for number, row in enumerate(table.to_pylist(), start=1):
+        yield number, partial(_parquet_values, row)
+
+
+def _parquet_values(row: dict[str, Any]) -> dict[str, Any]:
+    return {str(key): _json_value(value, str(key)) for key, value in row.items()}
+
+
+def _json_value(value: Any, column: str) -> Any:
+    """A Parquet cell as a JSON value: times as ISO-8601 text, decimals as numbers, NaN as null."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _RowInvalid(f"column {column!r} holds binary data, not text") from None
+    if isinstance(value, dict):
+        return {str(k): _json_value(v, column) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v, column) for v in value]
+    return str(value)
+
+
+def _raise_values(message: str) -> dict[str, Any]:
+    raise _RowInvalid(message)
+
+
+def _check_record(values: dict[str, Any], max_row_chars: int) -> None:
+    if not any(_has_value(v) for v in values.values()):
+        raise _RowInvalid("the row has no values")
+    characters = 0
+    for column, value in values.items():
+        for text in _strings(value):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _RowInvalid(f"column {column!r} is not valid UTF-8") from None
+            characters += len(text)
+    if characters > max_row_chars:
+        raise _RowInvalid(f"row has {characters} characters, more than the limit of {max_row_chars}")
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _has_value(value: Any) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return bool(value.strip())
+    if isinstance(value, (list, dict)):
+        return bool(value)
+    return True
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
+
+
+def _mostly_strings(records: list[Record], column: str) -> bool:
+    present = [r.values[column] for r in records if r.values.get(column) is not None]
+    return bool(present) and sum(isinstance(v, str) for v in present) * 2 > len(present)
+
+
+def _mean_length(records: list[Record], column: str) -> float:
+    lengths = [len(v) for r in records if isinstance(v := r.values.get(column), str)]
+    return sum(lengths) / len(lengths) if lengths else 0.0
+
+
+def _percentile(ordered: list[int], percent: int) -> int:
+    """Nearest-rank percentile of sorted values."""
+    rank = max(1, math.ceil(percent / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def _megabytes(size_bytes: int) -> str:
+    return f"{size_bytes / (1024 * 1024):.1f} MB"

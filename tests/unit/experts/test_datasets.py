@@ -3,17 +3,34 @@ the good rows are kept; dedup, stats and a reproducible split."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from embodied_ai.errors import ErrorCode
+from embodied_ai.errors import ErrorCode, InvalidRequest, NotFound
 from embodied_ai.experts.datasets import (
+    PREVIEW_MAX_LIMIT,
     DatasetInvalidError,
+    DatasetTooLarge,
+    LengthStats,
+    analyse,
+    check_dataset_size,
+    detect_text_column,
     load_dataset,
+    preview,
+    read_records,
+    resolve_dataset_path,
     rows_to_jsonl,
+    save_dataset_stream,
     split,
+    table_format,
+    write_records_jsonl,
 )
 
 GOOD = {"prompt": "What is 2 + 2?", "completion": "4"}
@@ -195,3 +212,209 @@ def test_split_of_a_tiny_dataset_keeps_a_row_on_each_side(tmp_path):
     assert split(dataset, validation_fraction=0.0, seed=0).validation == []
     with pytest.raises(ValueError):
         split(dataset, validation_fraction=1.0, seed=0)
+
+
+# -- Tables (pipelines and uploads) -----------------------------------------------------------------
+QA = [{"question": "What is 2 + 2?", "answer": "4"}, {"question": "Name a colour", "answer": "red"},
+      {"question": "Capital of France?", "answer": "Paris"}]
+
+
+def write_table(directory: Path, format: str, rows: list[dict] = QA, name: str = "qa") -> Path:
+    """``rows`` as a real file of ``format``."""
+    path = directory / f"{name}.{format}"
+    if format == "csv":
+        out = io.StringIO()
+        columns = list(rows[0])
+        out.write(",".join(columns) + "\n")
+        for row in rows:
+            out.write(",".join(json.dumps(row[c]) if "," in str(row[c]) else str(row[c]) for c in columns) + "\n")
+        path.write_text(out.getvalue())
+    elif format == "json":
+        path.write_text(json.dumps(rows, indent=2))
+    elif format == "jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    elif format == "parquet":
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    else:
+        path.write_text("".join(f"{r['question']}\n" for r in rows))
+    return path
+
+
+@pytest.mark.parametrize("format", ["csv", "json", "jsonl", "parquet"])
+def test_every_table_format_reads_the_same_rows(tmp_path: Path, format: str) -> None:
+    table = read_records(write_table(tmp_path, format))
+    assert table.format == format
+    assert table.columns == ["question", "answer"]
+    assert [r.values for r in table.records] == QA
+    assert table.errors == [] and table.rows_read == 3
+
+
+def test_txt_is_one_text_per_line(tmp_path: Path) -> None:
+    table = read_records(write_table(tmp_path, "txt"))
+    assert table.columns == ["text"]
+    assert [r.values["text"] for r in table.records] == [q["question"] for q in QA]
+
+
+def test_bad_table_rows_are_reported_by_number_and_the_rest_kept(tmp_path: Path) -> None:
+    path = tmp_path / "qa.jsonl"
+    path.write_bytes(b'{"q": "a"}\n\n{oops\n[1, 2]\n{}\n{"q": "caf\xe9"}\n' + json.dumps({"q": "x" * 100_001}).encode()
+                     + b'\n{"q": "b", "n": 2}\n')
+    table = read_records(path)
+    assert [(r.row, r.values) for r in table.records] == [(1, {"q": "a"}), (8, {"q": "b", "n": 2})]
+    assert {e.row: e.message for e in table.errors} == {
+        3: "not valid JSON (Expecting property name enclosed in double quotes at column 2)",
+        4: "expected a JSON object, got array", 5: "the row has no values", 6: "column 'q' is not valid UTF-8",
+        7: "row has 100001 characters, more than the limit of 100000"}
+    assert (table.rows_read, table.blank_rows, table.columns) == (7, 1, ["q", "n"])
+
+
+def test_csv_table_rows_numbered_by_line_and_a_bad_header_refused(tmp_path: Path) -> None:
+    path = tmp_path / "qa.csv"
+    path.write_text('question,answer\n"two\nlines",yes\nonly one cell\n,\nq,a\n')
+    table = read_records(path)
+    assert [(r.row, r.values) for r in table.records] == [
+        (2, {"question": "two\nlines", "answer": "yes"}), (6, {"question": "q", "answer": "a"})]
+    assert [str(e) for e in table.errors] == ["row 4: expected 2 columns like the header, got 1"]
+    path.write_text("question,,question\nq,a,b\n")
+    with pytest.raises(DatasetInvalidError, match="column 2 has no name; column 'question' appears twice"):
+        read_records(path)
+
+
+def test_a_file_that_is_not_its_format_is_dataset_invalid(tmp_path: Path) -> None:
+    fake = tmp_path / "data.parquet"
+    fake.write_text("question,answer\nq,a\n")
+    with pytest.raises(DatasetInvalidError, match="data.parquet is not a Parquet file") as caught:
+        read_records(fake)
+    assert caught.value.code is ErrorCode.DATASET_INVALID
+    # The magic bytes but a broken body: pyarrow's reason is given.
+    truncated = tmp_path / "cut.parquet"
+    truncated.write_bytes(write_table(tmp_path, "parquet").read_bytes()[:12] + b"PAR1")
+    with pytest.raises(DatasetInvalidError, match="cut.parquet is not a readable Parquet file"):
+        read_records(truncated)
+    jsonl_named_json = tmp_path / "lines.json"
+    jsonl_named_json.write_text('{"q": "a"}\n{"q": "b"}\n')
+    with pytest.raises(DatasetInvalidError, match="not valid JSON .Extra data.*use .jsonl"):
+        read_records(jsonl_named_json)
+    an_object = tmp_path / "object.json"
+    an_object.write_text('{"data": []}')
+    with pytest.raises(DatasetInvalidError, match="holds a JSON object; a JSON dataset is an array of objects"):
+        read_records(an_object)
+
+
+def test_a_table_with_no_usable_rows_is_dataset_invalid(tmp_path: Path) -> None:
+    path = tmp_path / "empty.json"
+    path.write_text('[{}, "text", {"a": null}]')
+    with pytest.raises(DatasetInvalidError, match=r"no usable rows \(3 read\); problems: row 1: the row has no"):
+        read_records(path)
+    (tmp_path / "blank.csv").write_text("a,b\n\n")
+    with pytest.raises(DatasetInvalidError, match=r"no usable rows \(0 read\)"):
+        read_records(tmp_path / "blank.csv")
+
+
+def test_parquet_cells_become_json_values(tmp_path: Path) -> None:
+    import datetime
+    table = pa.table({"text": ["a", "b"], "score": [1.5, float("nan")], "day": [datetime.date(2024, 5, 1), None],
+                      "tags": [["x", "y"], []]})
+    path = tmp_path / "cells.parquet"
+    pq.write_table(table, path)
+    assert [r.values for r in read_records(path).records] == [
+        {"text": "a", "score": 1.5, "day": "2024-05-01", "tags": ["x", "y"]},
+        {"text": "b", "score": None, "day": None, "tags": []}]
+
+
+def test_format_from_declaration_suffix_or_content(tmp_path: Path) -> None:
+    parquet = write_table(tmp_path, "parquet")
+    assert table_format(tmp_path / "x.NDJSON") == "jsonl"
+    assert table_format(tmp_path / "x.txt", declared="CSV") == "csv"
+    no_suffix = tmp_path / "upload"
+    for content, expected in ((parquet.read_bytes(), "parquet"), (b'\n [{"a": 1}]', "json"), (b'{"a": 1}\n', "jsonl")):
+        no_suffix.write_bytes(content)
+        assert table_format(no_suffix) == expected
+    no_suffix.write_bytes(b"a,b\n")
+    with pytest.raises(DatasetInvalidError, match="cannot tell the format of upload"):
+        table_format(no_suffix)
+    with pytest.raises(DatasetInvalidError, match="unknown dataset format 'xls'"):
+        table_format(no_suffix, declared="xls")
+
+
+def test_analysis_of_an_upload(tmp_path: Path) -> None:
+    rows = [{"id": i, "label": "pos", "text": "x" * length} for i, length in enumerate([10, 20, 30, 40, 1000], 1)]
+    path = write_table(tmp_path, "jsonl", rows)
+    (tmp_path / "more.jsonl").write_text(path.read_text() + "{bad\n")
+    analysis = analyse(tmp_path / "more.jsonl")
+    assert analysis.to_dict() == {
+        "format": "jsonl", "rows": 5, "columns": ["id", "label", "text"], "text_column": "text",
+        "stats": {"min_length": 10, "avg_length": 220.0, "max_length": 1000, "p50_length": 30, "p95_length": 1000},
+        "invalid_rows": 1, "errors": ["row 6: not valid JSON (Expecting property name enclosed in double quotes at "
+                                      "column 2)"], "size_bytes": (tmp_path / "more.jsonl").stat().st_size}
+
+
+def test_the_text_column_is_a_usual_name_else_the_longest_strings(tmp_path: Path) -> None:
+    assert analyse(write_table(tmp_path, "csv")).text_column == "question"
+    table = read_records(write_table(tmp_path, "jsonl", [{"n": 1, "short": "ab", "body": "a longer text"}]))
+    assert detect_text_column(table.records, table.columns) == "body"
+    numbers = read_records(write_table(tmp_path, "jsonl", [{"n": 1, "m": 2.5}], name="numbers"))
+    assert detect_text_column(numbers.records, numbers.columns) is None
+    assert analyse(numbers.path).stats == LengthStats(0, 0.0, 0, 0, 0)
+
+
+def test_preview_limits(tmp_path: Path) -> None:
+    path = write_table(tmp_path, "csv")
+    assert preview(path, limit=2) == {"samples": QA[:2], "total_rows": 3}
+    assert preview(path)["samples"] == QA
+    for bad in (0, PREVIEW_MAX_LIMIT + 1, 10_000, "5", True):
+        with pytest.raises(InvalidRequest) as caught:
+            preview(path, limit=bad)
+        assert caught.value.problems == [f"limit: {bad!r} is not an integer from 1 to {PREVIEW_MAX_LIMIT}"]
+    assert len(preview(path, limit=PREVIEW_MAX_LIMIT)["samples"]) == 3
+
+
+def test_size_guard_refuses_before_reading_and_leaves_nothing(tmp_path: Path) -> None:
+    check_dataset_size(100, max_bytes=100)
+    with pytest.raises(DatasetTooLarge, match="the dataset is 200.0 MB, more than the limit of 100.0 MB") as caught:
+        check_dataset_size(200 * 1024 * 1024, max_bytes=100 * 1024 * 1024)
+    assert caught.value.code is ErrorCode.DATASET_INVALID
+    destination = tmp_path / "uploads" / "data.csv"
+    assert save_dataset_stream(io.BytesIO(b"a,b\n1,2\n"), destination, max_bytes=100) == 8
+    assert destination.read_bytes() == b"a,b\n1,2\n"
+    with pytest.raises(DatasetTooLarge):
+        save_dataset_stream(io.BytesIO(b"x" * 1000), tmp_path / "uploads" / "big.csv", max_bytes=999, chunk_bytes=64)
+    assert sorted(p.name for p in destination.parent.iterdir()) == ["data.csv"]
+    big = write_table(tmp_path, "csv")
+    with pytest.raises(DatasetTooLarge):
+        read_records(big, max_bytes=10)
+
+
+def test_dataset_paths_stay_inside_the_datasets_directory(tmp_path: Path) -> None:
+    root = tmp_path / "datasets"
+    (root / "sub").mkdir(parents=True)
+    inside = write_table(root / "sub", "csv")
+    outside = write_table(tmp_path, "jsonl", name="secret")
+    assert resolve_dataset_path(root, "sub/qa.csv") == inside.resolve()
+    assert resolve_dataset_path(root, str(inside)) == inside.resolve()
+    os.symlink(inside, root / "alias.csv")
+    assert resolve_dataset_path(root, "alias.csv") == inside.resolve()
+    os.symlink(outside, root / "escape.jsonl")
+    for bad in ("../secret.jsonl", str(outside), "escape.jsonl", "sub/../../secret.jsonl"):
+        with pytest.raises(InvalidRequest, match="outside the datasets directory"):
+            resolve_dataset_path(root, bad)
+    with pytest.raises(InvalidRequest, match="is a URL"):
+        resolve_dataset_path(root, "s3://datasets/training_data.csv")
+    with pytest.raises(InvalidRequest, match="not a file"):
+        resolve_dataset_path(root, "sub")
+    with pytest.raises(NotFound):
+        resolve_dataset_path(root, "missing.csv")
+
+
+def test_records_are_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    path = tmp_path / "out" / "rows.jsonl"
+    assert write_records_jsonl(path, [{"text": "a"}, {"text": "é"}]) == 2
+    assert path.read_text(encoding="utf-8") == '{"text": "a"}\n{"text": "é"}\n'
+
+    def broken() -> Iterator[dict[str, str]]:
+        yield {"text": "b"}
+        raise RuntimeError("the source failed")
+    with pytest.raises(RuntimeError):
+        write_records_jsonl(path, broken())
+    assert path.read_text(encoding="utf-8") == '{"text": "a"}\n{"text": "é"}\n'
+    assert sorted(p.name for p in path.parent.iterdir()) == ["rows.jsonl"]
