@@ -32,6 +32,7 @@ from embodied_ai.bridge.routes import (
     openai,
     router,
     training,
+    webhooks,
     websocket,
 )
 from embodied_ai.bridge.security import Security
@@ -65,7 +66,7 @@ def create_app(ports: Ports, settings: BridgeSettings, keys: ApiKeyStore | None 
     app.state.started_at, app.state.started_at_wall = time.monotonic(), time.time()
     install_error_handlers(app)
 
-    for module in (experts, training, jobs, inference, router, multimodal, hardware, monitoring, openai):
+    for module in (experts, training, jobs, webhooks, inference, router, multimodal, hardware, monitoring, openai):
         app.include_router(module.router)
     app.include_router(monitoring.prometheus)
     app.include_router(websocket.router)

@@ -23,9 +23,23 @@ class JobsNodeConfig(BaseModel):
         "how often an idle worker looks for a scheduled job that has come due, s"))
     feedback_period_s: float = Field(default=0.5, gt=0, le=10, description=(
         "how often run_job reports a followed job's progress, s"))
+    webhook_allowed_hosts: list[str] = Field(default=[""], description=(
+        "hosts webhooks may be sent to: names, IP addresses or networks (CIDR); [''] = loopback only"))
+
+    def allowed_hosts(self) -> list[str] | None:
+        """The allow-list given, or None for the default (loopback only)."""
+        return [h for h in self.webhook_allowed_hosts if h] or None
 
     def resolved_state_dir(self) -> Path:
         return Path(self.state_dir).expanduser() if self.state_dir else default_state_dir()
 
     def database(self) -> Path:
         return self.resolved_state_dir() / DATABASE
+
+    def datasets_dir(self) -> Path:
+        """Where a pipeline's DatasetAgent may read (the experts' and the bridge's datasets folder)."""
+        return self.resolved_state_dir() / "datasets"
+
+    def work_root(self) -> Path:
+        """Where each job writes its files (``job-<id>/``)."""
+        return self.resolved_state_dir() / "job_work"

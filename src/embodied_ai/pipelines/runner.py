@@ -39,10 +39,10 @@ class StepFailed(RuntimeError):
 
 def pipeline_request(job_config: Mapping[str, Any], agents: Mapping[str, type[Agent]] = AGENT_CLASSES,
                      services: PipelineServices | None = None) -> Pipeline:
-    """The pipeline of a job's config, seed 004's request body ``{"pipeline_config": {...}}``; InvalidRequest
-    listing every problem."""
-    problems = [f"{key}: unknown field (a pipeline job has only pipeline_config)" for key in job_config
-                if key != "pipeline_config"]
+    """The pipeline of a job's config, seed 004's request body ``{"pipeline_config": {...}}`` (and the
+    job's ``name``, seed 002); InvalidRequest listing every problem."""
+    problems = [f"{key}: unknown field (a pipeline job has only pipeline_config and name)" for key in job_config
+                if key not in ("pipeline_config", "name")]
     if "pipeline_config" not in job_config:
         raise InvalidRequest("invalid pipeline job", [*problems, "pipeline_config: field required"])
     try:

@@ -29,7 +29,7 @@ import httpx
 import standardwebhooks
 
 from embodied_ai.errors import InvalidRequest
-from embodied_ai.webhooks.models import Delivery, Webhook
+from embodied_ai.webhooks.models import Delivery, Webhook, signing_key
 from embodied_ai.webhooks.store import WebhookStore
 from embodied_ai.webhooks.urls import HostUnresolvable, Target, UrlPolicy, pinned_url
 
@@ -188,7 +188,7 @@ class Dispatcher:
             "user-agent": USER_AGENT,
             "webhook-id": delivery.id,
             "webhook-timestamp": str(int(sent_at.timestamp())),
-            "webhook-signature": standardwebhooks.Webhook(secret).sign(delivery.id, sent_at, body),
+            "webhook-signature": standardwebhooks.Webhook(signing_key(secret)).sign(delivery.id, sent_at, body),
         }
         if not target.addresses:  # an IP literal: nothing to pin
             return self._send(target.url, headers, body, None)

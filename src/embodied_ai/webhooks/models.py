@@ -21,6 +21,7 @@ DeliveryStatus = Literal["pending", "delivered", "failed"]
 DELIVERY_STATUSES: tuple[str, ...] = ("pending", "delivered", "failed")
 
 SECRET_PREFIX = "whsec_"
+PLAIN_SECRET_MIN, PLAIN_SECRET_MAX = 16, 256   # characters of a secret that is not whsec_
 # Standard Webhooks: secrets are 24 to 64 random bytes, sent to the subscriber as whsec_<base64>.
 SECRET_MIN_BYTES = 24
 SECRET_MAX_BYTES = 64
@@ -41,10 +42,19 @@ def generate_secret() -> str:
 
 
 def secret_problems(secret: object) -> list[str]:
-    """Why a caller-given secret is unusable (empty when it is fine)."""
+    """Why a caller-given secret is unusable (empty when it is fine). Two kinds: a Standard
+    Webhooks secret (``whsec_`` + base64 of the key), or any other string of PLAIN_SECRET_MIN to
+    PLAIN_SECRET_MAX printable characters (seed 002's ``"your_webhook_secret"``), whose UTF-8 bytes
+    are the HMAC key."""
+    if isinstance(secret, str) and not secret.startswith(SECRET_PREFIX):
+        fits = PLAIN_SECRET_MIN <= len(secret) <= PLAIN_SECRET_MAX and secret.isprintable()
+        if not fits or secret != secret.strip():
+            return [f"a secret must be '{SECRET_PREFIX}' followed by base64 of {SECRET_MIN_BYTES} to "
+                    f"{SECRET_MAX_BYTES} bytes, or {PLAIN_SECRET_MIN}-{PLAIN_SECRET_MAX} printable characters"]
+        return []
     expected = (f"a secret must be '{SECRET_PREFIX}' followed by base64 of {SECRET_MIN_BYTES} to "
                 f"{SECRET_MAX_BYTES} bytes")
-    if not isinstance(secret, str) or not secret.startswith(SECRET_PREFIX):
+    if not isinstance(secret, str):
         return [expected]
     encoded = secret[len(SECRET_PREFIX):]
     try:
@@ -55,6 +65,12 @@ def secret_problems(secret: object) -> list[str]:
     if not SECRET_MIN_BYTES <= len(raw) <= SECRET_MAX_BYTES:
         return [f"{expected} (it decodes to {len(raw)} bytes)"]
     return []
+
+
+def signing_key(secret: str) -> str | bytes:
+    """What standardwebhooks.Webhook takes: a ``whsec_`` secret as it is (the library decodes it),
+    a plain secret as its UTF-8 bytes (the raw HMAC key)."""
+    return secret if secret.startswith(SECRET_PREFIX) else secret.encode("utf-8")
 
 
 def iso(epoch_s: float | None) -> str | None:

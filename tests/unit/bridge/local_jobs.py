@@ -1,5 +1,6 @@
-"""The JobsPort over a real job system in this process (SQLite store, runner threads), for the
-routes' tests: the jobs node serves the same JobsService over ROS."""
+"""The JobsPort and WebhooksPort over a real job system and real webhooks in this process (SQLite,
+runner and dispatcher threads, loopback HTTP), for the routes' tests: the jobs node serves the
+same core over ROS."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from embodied_ai.bridge.ports.jobs import JobView, LogLineView
+from embodied_ai.bridge.ports.webhooks import DeliveryView, WebhookView
 from embodied_ai.jobs import JobContext, JobKind, JobRunner, JobStore
 from embodied_ai.jobs.service import JobsService
+from embodied_ai.webhooks import Dispatcher, UrlPolicy, WebhookStore
+from embodied_ai.webhooks.events import job_announcer
 
 
 def count_to(ctx: JobContext) -> dict[str, Any]:
@@ -30,10 +34,18 @@ class LocalJobs:
         self.store = JobStore(directory / "operations.sqlite")
         self.runner = JobRunner(self.store, {"count": JobKind(count_to, resumable=True)}, poll_s=0.1)
         self.service = JobsService(self.store, self.runner)
+        policy = UrlPolicy()   # loopback only
+        self.webhook_store = WebhookStore(directory / "operations.sqlite", policy)
+        self.dispatcher = Dispatcher(self.webhook_store, policy, schedule=(0.05, 0.05))
+        self.runner.on_event(job_announcer(self.webhook_store, self.dispatcher))
+        self.webhooks = LocalWebhooks(self.webhook_store, self.dispatcher)
+        self.dispatcher.start()
         self.runner.start()
 
     def close(self) -> None:
         self.runner.stop(timeout=5.0)
+        self.dispatcher.stop()
+        self.webhook_store.close()
         self.store.close()
 
     async def submit(self, type: str, config: dict[str, Any], priority: int, scheduled_at: str | None) -> JobView:
@@ -52,3 +64,27 @@ class LocalJobs:
 
     async def logs(self, job_id: int, after_seq: int, limit: int) -> tuple[list[LogLineView], bool]:
         return self.service.logs(job_id, after_seq, limit)
+
+
+class LocalWebhooks:
+    def __init__(self, store: WebhookStore, dispatcher: Dispatcher) -> None:
+        self.store, self.dispatcher = store, dispatcher
+
+    async def register(self, url: str, events: list[str], secret: str | None, description: str) -> WebhookView:
+        return self.store.register(url, events, secret, description).to_dict(include_secret=True)
+
+    async def list_webhooks(self) -> list[WebhookView]:
+        return [webhook.to_dict() for webhook in self.store.list_webhooks()]
+
+    async def delete(self, webhook_id: str) -> None:
+        self.store.delete_webhook(webhook_id)
+
+    async def deliveries(self, webhook_id: str, limit: int, offset: int) -> tuple[list[DeliveryView], int]:
+        self.store.get_webhook(webhook_id)
+        page, total = self.store.deliveries(webhook_id, limit=limit, offset=offset)
+        return [delivery.to_dict() for delivery in page], total
+
+    async def redeliver(self, delivery_id: str) -> DeliveryView:
+        delivery = self.store.redeliver(delivery_id)
+        self.dispatcher.wake()
+        return delivery.to_dict()

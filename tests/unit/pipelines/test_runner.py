@@ -120,7 +120,7 @@ def test_a_bad_pipeline_is_refused_at_submit_with_every_problem(store: JobStore,
         runner.submit(PIPELINE_JOB, config)
     assert caught.value.code is ErrorCode.BAD_REQUEST
     assert caught.value.problems == [
-        "priority: unknown field (a pipeline job has only pipeline_config)",
+        "priority: unknown field (a pipeline job has only pipeline_config and name)",
         "nodes[1] (validation).agent_class: unknown agent class 'ValidatorAgent' (known: DatasetAgent, "
         "ValidationAgent, PreprocessingAgent, TrainingAgent, EvaluationAgent, ExportAgent, RegisterAgent)",
         "edges: cycle dataset -> validation -> preprocessing -> train -> dataset",

@@ -20,8 +20,9 @@ class Received:
     headers: dict[str, str]
     body: bytes
 
-    def verify(self, secret: str) -> Any:
-        """The parsed body if the Standard Webhooks signature holds (raises otherwise)."""
+    def verify(self, secret: str | bytes) -> Any:
+        """The parsed body if the Standard Webhooks signature holds (raises otherwise); a plain
+        secret's key is its bytes."""
         return standardwebhooks.Webhook(secret).verify(self.body, self.headers)
 
 

@@ -80,6 +80,15 @@ def test_a_delivery_is_signed_as_standard_webhooks_specifies(
         request.verify(store.register(receiver.url(), ["job.failed"]).secret)
 
 
+def test_a_plain_secret_signs_with_its_bytes(store: WebhookStore, receiver: Receiver,
+                                             make_dispatcher: MakeDispatcher) -> None:
+    store.register(receiver.url(), ["job.failed"], secret="your_webhook_secret")
+    store.enqueue("job.failed", {"job_id": 7})
+    make_dispatcher(store).deliver_due()
+    [request] = receiver.requests
+    assert request.verify(b"your_webhook_secret")["data"] == {"job_id": 7}
+
+
 @pytest.mark.parametrize("status", [500, 503, 429, 408])
 def test_retryable_answers_are_retried_with_the_same_message_id(
         store: WebhookStore, receiver: Receiver, make_dispatcher: MakeDispatcher, status: int) -> None:

@@ -60,7 +60,7 @@ def test_a_caller_secret_is_kept_when_valid(store: WebhookStore) -> None:
 def test_registration_lists_every_problem(store: WebhookStore) -> None:
     with pytest.raises(InvalidRequest) as refused:
         store.register("gopher://admin:pw@203.0.113.5/", ["job.completed", "job.exploded", "model.deleted"],
-                       secret="your_webhook_secret", description="x" * 501)
+                       secret="too short", description="x" * 501)
     problems = refused.value.problems
     assert len(problems) == 7, problems
     assert any("scheme 'gopher'" in p for p in problems)
@@ -81,11 +81,16 @@ def test_events_must_be_a_non_empty_list(store: WebhookStore, events: object) ->
         "model.loaded"]
 
 
-@pytest.mark.parametrize("secret", ["whsec_", "whsec_!!!!", "whsec_" + "QUFB" * 4, "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"])
+@pytest.mark.parametrize("secret", ["whsec_", "whsec_!!!!", "whsec_" + "QUFB" * 4, "too short", " padded secret text ",
+                                    "a tab\tin the secret text"])
 def test_bad_secrets_are_refused(store: WebhookStore, secret: str) -> None:
     with pytest.raises(InvalidRequest) as refused:
         store.register(URL, ["job.failed"], secret=secret)
     assert len(refused.value.problems) == 1 and "whsec_" in refused.value.problems[0]
+
+
+def test_a_plain_secret_as_seed_002_writes_it_is_kept(store: WebhookStore) -> None:
+    assert store.register(URL, ["job.failed"], secret="your_webhook_secret").secret == "your_webhook_secret"
 
 
 def test_delete_removes_the_webhook_and_its_log(store: WebhookStore) -> None:

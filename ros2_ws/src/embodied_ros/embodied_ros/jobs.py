@@ -1,11 +1,16 @@
 """Jobs node: the one job system for every long-running piece of work (pipelines now; training,
 batch inference and the other issues' kinds join it), persisted in the state directory's
-operations database and recovered after a crash.
+operations database and recovered after a crash. A pipeline's DatasetAgent reads files under
+``<state_dir>/datasets``; each job writes under ``<state_dir>/job_work/job-<id>``.
 
   services  submit_job, get_job, list_jobs, cancel_job (embodied_interfaces/srv/*Job*), and
             get_job_logs (a follower passes the last sequence number it saw)
   action    run_job (embodied_interfaces/action/RunJob): submit and follow; feedback is the
             job's progress and newest log line; cancelling the goal cancels the job
+  webhooks  register_webhook, list_webhooks, delete_webhook, list_webhook_deliveries,
+            redeliver_webhook: job.completed / job.failed / job.cancelled (and the model
+            registry's events) POSTed to subscribers, signed as Standard Webhooks specifies, from
+            an outbox in the same database (a delivery survives a restart)
 
 Jobs, their logs and the memo of finished steps are in SQLite; a job left running by a killed
 process is resumed from its finished steps (resumable kinds) or failed with the reason when the
@@ -20,7 +25,18 @@ import time
 from typing import Any
 
 from embodied_interfaces.action import RunJob
-from embodied_interfaces.srv import CancelJob, GetJob, GetJobLogs, ListJobs, SubmitJob
+from embodied_interfaces.srv import (
+    CancelJob,
+    DeleteWebhook,
+    GetJob,
+    GetJobLogs,
+    ListJobs,
+    ListWebhookDeliveries,
+    ListWebhooks,
+    RedeliverWebhook,
+    RegisterWebhook,
+    SubmitJob,
+)
 from rclpy.action import ActionServer
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
@@ -30,6 +46,9 @@ from embodied_ai.errors import EmbodiedError
 from embodied_ai.jobs import TERMINAL, JobKind, JobRunner, JobStatus, JobStore
 from embodied_ai.jobs.config import JobsNodeConfig
 from embodied_ai.jobs.service import JobsService
+from embodied_ai.pipelines import PIPELINE_JOB, PipelineServices, pipeline_job_kind
+from embodied_ai.webhooks import DEFAULT_ALLOWED_HOSTS, Dispatcher, UrlPolicy, WebhookStore
+from embodied_ai.webhooks.events import job_announcer
 from embodied_ros.kit.goals import Ending, accept_cancel, finish, refuse
 from embodied_ros.kit.parameters import declare_parameters
 from embodied_ros.kit.services import answer
@@ -38,7 +57,9 @@ from embodied_ros.kit.spin import Component, run_standalone
 
 def job_kinds(config: JobsNodeConfig) -> dict[str, JobKind]:
     """The kinds of work this node runs, by job type."""
-    return {}
+    config.datasets_dir().mkdir(parents=True, exist_ok=True)
+    services = PipelineServices(datasets_dir=config.datasets_dir(), work_root=config.work_root())
+    return {PIPELINE_JOB: pipeline_job_kind(services)}
 
 
 class JobsNode(Node):
@@ -54,6 +75,17 @@ class JobsNode(Node):
                                  (ListJobs, "list_jobs", self._on_list), (CancelJob, "cancel_job", self._on_cancel),
                                  (GetJobLogs, "get_job_logs", self._on_logs)):
             self.create_service(kind, name, answer(work), callback_group=queries)
+        policy = UrlPolicy(config.allowed_hosts() or DEFAULT_ALLOWED_HOSTS)
+        self._webhooks = WebhookStore(config.database(), policy)
+        self._dispatcher = Dispatcher(self._webhooks, policy)
+        self._runner.on_event(job_announcer(self._webhooks, self._dispatcher))
+        for kind, name, work in ((RegisterWebhook, "register_webhook", self._on_register_webhook),
+                                 (ListWebhooks, "list_webhooks", self._on_list_webhooks),
+                                 (DeleteWebhook, "delete_webhook", self._on_delete_webhook),
+                                 (ListWebhookDeliveries, "list_webhook_deliveries", self._on_deliveries),
+                                 (RedeliverWebhook, "redeliver_webhook", self._on_redeliver)):
+            self.create_service(kind, name, answer(work), callback_group=queries)
+        self._dispatcher.start()
         # A followed job holds a thread for its whole run: reentrant.
         ActionServer(self, RunJob, "run_job", self._execute_run, callback_group=ReentrantCallbackGroup(),
                      cancel_callback=accept_cancel)
@@ -87,6 +119,33 @@ class JobsNode(Node):
         response.lines_json = self.jobs.to_json(lines)
         return response
 
+    # -- webhooks -----------------------------------------------------------------------
+    def _on_register_webhook(self, request: Any, response: Any) -> Any:
+        webhook = self._webhooks.register(request.url, list(request.events), request.secret or None,
+                                          request.description)
+        response.webhook_json = self.jobs.to_json(webhook.to_dict(include_secret=True))
+        return response
+
+    def _on_list_webhooks(self, request: Any, response: Any) -> Any:
+        response.webhooks_json = self.jobs.to_json([w.to_dict() for w in self._webhooks.list_webhooks()])
+        return response
+
+    def _on_delete_webhook(self, request: Any, response: Any) -> Any:
+        self._webhooks.delete_webhook(request.webhook_id)
+        response.message = f"webhook {request.webhook_id} deleted"
+        return response
+
+    def _on_deliveries(self, request: Any, response: Any) -> Any:
+        self._webhooks.get_webhook(request.webhook_id)   # NotFound for an unknown webhook
+        page, total = self._webhooks.deliveries(request.webhook_id, limit=request.limit or 50, offset=request.offset)
+        response.deliveries_json, response.total = self.jobs.to_json([d.to_dict() for d in page]), total
+        return response
+
+    def _on_redeliver(self, request: Any, response: Any) -> Any:
+        response.delivery_json = self.jobs.to_json(self._webhooks.redeliver(request.delivery_id).to_dict())
+        self._dispatcher.wake()
+        return response
+
     # -- run_job ------------------------------------------------------------------------
     def _execute_run(self, goal_handle: ServerGoalHandle) -> Any:
         goal, result = goal_handle.request, RunJob.Result()
@@ -116,6 +175,8 @@ class JobsNode(Node):
     def shutdown(self) -> None:
         if not self._runner.stop(timeout=10.0):
             self.get_logger().warning("a job did not stop in time: it is recovered on the next start")
+        self._dispatcher.stop()
+        self._webhooks.close()
         self._store.close()
 
 

@@ -13,6 +13,7 @@ from embodied_ai.bridge.ports.hardware import HardwarePort
 from embodied_ai.bridge.ports.inference import InferencePort
 from embodied_ai.bridge.ports.jobs import JobsPort
 from embodied_ai.bridge.ports.media import MediaPort
+from embodied_ai.bridge.ports.webhooks import WebhooksPort
 from embodied_ai.bridge.settings import BridgeSettings
 
 # The Robot API's base URL. Routers carry it in their own prefix (not include_router's) so that a
@@ -42,6 +43,10 @@ def experts(request: Request) -> ExpertsPort:
 
 def jobs(request: Request) -> JobsPort:
     return ports(request).jobs
+
+
+def webhooks(request: Request) -> WebhooksPort:
+    return ports(request).webhooks
 
 
 def status(request: Request) -> GraphStatus:

@@ -22,6 +22,7 @@ from embodied_ros.bridge.inference import RosInference
 from embodied_ros.bridge.jobs import RosJobs
 from embodied_ros.bridge.media import RosMedia
 from embodied_ros.bridge.plumbing import Events, Graph
+from embodied_ros.bridge.webhooks import RosWebhooks
 
 
 class Capability(Protocol):
@@ -52,4 +53,5 @@ def ros_ports(node: Node, cameras: list[str], timeouts: BridgeTimeouts) -> Ports
     experts = RosExperts(graph, events, timeouts)
     jobs = RosJobs(graph, timeouts)
     return Ports(hardware=hardware, media=media, inference=inference, experts=experts, jobs=jobs,
+                 webhooks=RosWebhooks(graph, timeouts),
                  status=RosStatus(events, (hardware, media, inference, jobs)))
