@@ -35,7 +35,8 @@ from embodied_ai.diagnostics import Level
 from embodied_ai.errors import EmbodiedError, ErrorCode
 from embodied_ai.hardware.factory import load_hardware_config, sim_object_from_config, sim_table_from_config
 from embodied_ai.hardware.sim import SimObject
-from embodied_ai.perception.render import CameraIntrinsics, RenderedView, SceneStyle, TabletopRenderer
+from embodied_ai.perception.intrinsics import CameraIntrinsics
+from embodied_ai.perception.render import RenderedView, SceneStyle, TabletopRenderer
 from embodied_ai.perception.status import ComponentStatus
 from embodied_ai.robot import load_robot_description
 from embodied_ai.robot.kinematics import Kinematics

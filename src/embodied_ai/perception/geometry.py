@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from embodied_ai.perception.render import CameraIntrinsics
+from embodied_ai.perception.intrinsics import CameraIntrinsics
 
 
 def pixel_ray(camera_pose: np.ndarray, intrinsics: CameraIntrinsics, u: float,

@@ -4,7 +4,6 @@ passes images on (the REST bridge) does not load ONNX Runtime or the simulated s
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from embodied_ai.errors import EmbodiedError, ErrorCode
@@ -18,5 +17,7 @@ class ImageError(EmbodiedError):
 
 def encode_jpeg(image: np.ndarray, quality: int) -> bytes | None:
     """JPEG bytes of a BGR image at ``quality`` (0-100); None if OpenCV cannot encode it."""
+    import cv2  # here: OpenCV costs the REST bridge 17 MB from its start, and only camera frames need it
+
     ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     return jpeg.tobytes() if ok else None

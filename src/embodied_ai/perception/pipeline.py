@@ -34,8 +34,8 @@ from embodied_ai.errors import EmbodiedError, ErrorCode
 from embodied_ai.perception.config import PerceptionConfig
 from embodied_ai.perception.detector import Detection, Detector
 from embodied_ai.perception.geometry import box_on_table
+from embodied_ai.perception.intrinsics import CameraIntrinsics
 from embodied_ai.perception.preprocess import InputTransform
-from embodied_ai.perception.render import CameraIntrinsics
 from embodied_ai.perception.status import ComponentStatus
 from embodied_ai.perception.tracker import IouTracker
 from embodied_ai.robot.description import camera_frame

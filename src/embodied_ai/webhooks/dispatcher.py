@@ -23,15 +23,18 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 import standardwebhooks
 
 from embodied_ai.errors import InvalidRequest
 from embodied_ai.webhooks.models import Delivery, Webhook, signing_key
 from embodied_ai.webhooks.store import WebhookStore
 from embodied_ai.webhooks.urls import HostUnresolvable, Target, UrlPolicy, pinned_url
+
+if TYPE_CHECKING:
+    import httpx
 
 _log = logging.getLogger(__name__)
 
@@ -62,6 +65,13 @@ def _short(text: str) -> str:
     return text if len(text) <= _MAX_ERROR else text[:_MAX_ERROR - 1] + "…"
 
 
+def _httpx() -> Any:
+    """httpx, imported on first use: with the CLI libraries it loads it costs an idle robot's
+    jobs process 9 MB of memory until a webhook is sent."""
+    import httpx
+    return httpx
+
+
 class Dispatcher:
     def __init__(self, store: WebhookStore, policy: UrlPolicy, client: httpx.Client | None = None,
                  schedule: Sequence[float] = DEFAULT_SCHEDULE, clock: Callable[[], float] = time.time,
@@ -72,7 +82,7 @@ class Dispatcher:
         self.policy = policy
         self.schedule = tuple(float(s) for s in schedule)
         self._clock = clock
-        self._timeout = httpx.Timeout(timeout_s)
+        self._timeout_s = timeout_s
         self._poll_s = poll_s
         self._jitter = jitter
         self._max_retry_after_s = max_retry_after_s
@@ -81,7 +91,7 @@ class Dispatcher:
         self._lease_s = 2 * timeout_s + 5
         self._rng = rng or random.Random()
         self._own_client = client is None
-        self._client = client or httpx.Client(follow_redirects=False)
+        self._client: httpx.Client | None = client   # made on the first send when not given
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -90,8 +100,6 @@ class Dispatcher:
     def start(self) -> None:
         if self._thread is not None:
             return
-        if self._own_client and self._client.is_closed:  # started again after stop()
-            self._client = httpx.Client(follow_redirects=False)
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="webhook-dispatcher", daemon=True)
         self._thread.start()
@@ -103,8 +111,9 @@ class Dispatcher:
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
-        if self._own_client:
+        if self._own_client and self._client is not None:
             self._client.close()
+            self._client = None   # started again: a new one
 
     def wake(self) -> None:
         """Look for due deliveries now (call after ``store.enqueue``) rather than at the next poll."""
@@ -151,7 +160,7 @@ class Dispatcher:
             return self._fail(delivery, None, f"refused: {exc.message}")
         try:
             response = self._post(target, delivery, webhook.secret)
-        except httpx.TransportError as exc:  # connection refused, timeout, TLS, protocol errors
+        except _httpx().TransportError as exc:  # connection refused, timeout, TLS, protocol errors
             return self._retry(delivery, None, f"{type(exc).__name__}: {exc}", None)
         code = response.status_code
         if 200 <= code < 300:
@@ -200,13 +209,16 @@ class Dispatcher:
         for address in target.addresses[:-1]:
             try:
                 return self._send(pinned_url(parts, address), headers, body, sni)
-            except httpx.ConnectError:
+            except _httpx().ConnectError:
                 continue
         return self._send(pinned_url(parts, target.addresses[-1]), headers, body, sni)
 
     def _send(self, url: str, headers: dict[str, str], body: bytes, sni: str | None) -> httpx.Response:
+        httpx = _httpx()
+        if self._client is None:
+            self._client = httpx.Client(follow_redirects=False)
         request = self._client.build_request(
-            "POST", url, headers=headers, content=body, timeout=self._timeout,
+            "POST", url, headers=headers, content=body, timeout=httpx.Timeout(self._timeout_s),
             extensions={"sni_hostname": sni} if sni else None,
         )
         # Only the status and headers matter: the body is never read (a receiver cannot make us buffer it).

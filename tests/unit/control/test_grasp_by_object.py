@@ -23,8 +23,9 @@ from embodied_ai.errors import EmbodiedError, ErrorCode, SafetyViolation
 from embodied_ai.hardware.factory import load_hardware_config, sim_object_from_config, sim_table_from_config
 from embodied_ai.hardware.sim import SimulatedRobot
 from embodied_ai.perception.detector import Detector
+from embodied_ai.perception.intrinsics import CameraIntrinsics
 from embodied_ai.perception.pipeline import Perception
-from embodied_ai.perception.render import CameraIntrinsics, TabletopRenderer
+from embodied_ai.perception.render import TabletopRenderer
 from embodied_ai.perception.scene import SeenObject
 from embodied_ai.perception.tracker import IouTracker
 from tests.conftest import REPO, ControllerRig, RecordingHardware

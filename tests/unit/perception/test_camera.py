@@ -22,7 +22,8 @@ from embodied_ai.perception.camera import (
     simulated_camera,
 )
 from embodied_ai.perception.geometry import point_on_plane
-from embodied_ai.perception.render import CameraIntrinsics, TabletopRenderer
+from embodied_ai.perception.intrinsics import CameraIntrinsics
+from embodied_ai.perception.render import TabletopRenderer
 from embodied_ai.perception.status import ComponentStatus
 from embodied_ai.robot.kinematics import Kinematics
 from tests.conftest import REPO

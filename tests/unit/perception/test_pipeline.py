@@ -16,8 +16,9 @@ from embodied_ai.errors import ErrorCode
 from embodied_ai.hardware.factory import create_hardware, load_hardware_config
 from embodied_ai.hardware.sim import SimulatedRobot
 from embodied_ai.perception.config import PerceptionConfig
+from embodied_ai.perception.intrinsics import CameraIntrinsics
 from embodied_ai.perception.pipeline import Perceived, Perception, TwoStagePipeline, draw_overlay, load_perception
-from embodied_ai.perception.render import CameraIntrinsics, TabletopRenderer
+from embodied_ai.perception.render import TabletopRenderer
 from embodied_ai.perception.status import ComponentStatus
 from tests.conftest import REPO
 

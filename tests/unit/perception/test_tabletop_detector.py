@@ -11,9 +11,10 @@ import pytest
 from embodied_ai.hardware.factory import create_hardware, load_hardware_config
 from embodied_ai.perception.detector import Detection, Detector
 from embodied_ai.perception.evaluation import mean_average_precision
+from embodied_ai.perception.intrinsics import CameraIntrinsics
 from embodied_ai.perception.manifest import load_manifest
 from embodied_ai.perception.pipeline import LatestFrame
-from embodied_ai.perception.render import CameraIntrinsics, TabletopRenderer
+from embodied_ai.perception.render import TabletopRenderer
 from embodied_ai.perception.synthetic import random_scene, render_scene
 from embodied_ai.perception.tracker import IouTracker
 from embodied_ai.robot.kinematics import Kinematics

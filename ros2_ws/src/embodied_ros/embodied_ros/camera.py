@@ -29,7 +29,7 @@ from embodied_ai.diagnostics import Level, Status
 from embodied_ai.perception.camera import CameraSource, CaptureLoop, Frame, OpenCVCamera, simulated_camera
 from embodied_ai.perception.config import CameraConfig
 from embodied_ai.perception.images import encode_jpeg
-from embodied_ai.perception.render import CameraIntrinsics
+from embodied_ai.perception.intrinsics import CameraIntrinsics
 from embodied_ai.perception.status import ComponentStatus
 from embodied_ai.robot.description import camera_frame
 from embodied_ros.conversions import diagnostic_array_msg

@@ -35,8 +35,8 @@ from std_msgs.msg import Header
 from embodied_ai.diagnostics import Level, Status
 from embodied_ai.errors import EmbodiedError
 from embodied_ai.perception.config import PerceptionConfig
+from embodied_ai.perception.intrinsics import CameraIntrinsics
 from embodied_ai.perception.pipeline import Perceived, TwoStagePipeline, draw_overlay, load_perception
-from embodied_ai.perception.render import CameraIntrinsics
 from embodied_ai.perception.status import ComponentStatus
 from embodied_ai.robot import load_robot_description
 from embodied_ai.robot.description import camera_frame

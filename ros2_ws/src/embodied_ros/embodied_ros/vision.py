@@ -6,22 +6,24 @@ cv_bridge is not on PyPI, so images are converted here for the encodings the nod
 
 from __future__ import annotations
 
-import cv2
+from collections.abc import Callable
+
 import numpy as np
 from builtin_interfaces.msg import Time
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from embodied_ai.perception.images import ImageError
-from embodied_ai.perception.render import CameraIntrinsics
+from embodied_ai.perception.intrinsics import CameraIntrinsics
 
-# encoding -> (channels, OpenCV conversion to BGR or None)
-ENCODINGS: dict[str, tuple[int, int | None]] = {
-    "bgr8": (3, None),
-    "rgb8": (3, cv2.COLOR_RGB2BGR),
-    "bgra8": (4, cv2.COLOR_BGRA2BGR),
-    "rgba8": (4, cv2.COLOR_RGBA2BGR),
-    "mono8": (1, cv2.COLOR_GRAY2BGR),
+# encoding -> (channels, its pixels as BGR); numpy views, so a process that only passes images
+# on (the REST bridge) does not load OpenCV.
+ENCODINGS: dict[str, tuple[int, Callable[[np.ndarray], np.ndarray]]] = {
+    "bgr8": (3, lambda pixels: pixels),
+    "rgb8": (3, lambda pixels: pixels[..., ::-1]),
+    "bgra8": (4, lambda pixels: pixels[..., :3]),
+    "rgba8": (4, lambda pixels: pixels[..., 2::-1]),
+    "mono8": (1, lambda pixels: np.repeat(pixels, 3, axis=2)),
 }
 
 
@@ -60,7 +62,7 @@ def image_from_msg(msg: Image) -> np.ndarray:
                          f"with step {msg.step} needs {msg.step * msg.height}")
     rows = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.step)   # a view: no copy of the frame
     pixels = rows[:, : msg.width * channels].reshape(msg.height, msg.width, channels)
-    return np.ascontiguousarray(pixels) if conversion is None else cv2.cvtColor(pixels, conversion)
+    return np.ascontiguousarray(conversion(pixels))
 
 
 def compressed_image_msg(jpeg: bytes, stamp: Time, frame_id: str) -> CompressedImage:
