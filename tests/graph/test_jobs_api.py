@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 
 import httpx
 
@@ -87,3 +88,17 @@ def test_a_bad_pipeline_is_refused_with_every_problem(http: httpx.Client) -> Non
     assert any("ValidatorAgent" in p for p in problems) and any("cycle" in p for p in problems)
     assert any("outside the datasets directory" in p for p in problems)
     assert http.get("/v1/jobs", params={"status": "running", "limit": 1000}).status_code == 200
+
+
+def test_every_nodes_logs_are_kept_and_queried_by_node_and_level(http: httpx.Client) -> None:  # noqa: F811
+    deadline = time.monotonic() + 30
+    while True:
+        page = http.get("/v1/ops/logs", params={"service": "experts", "level": "info", "limit": 1000}).json()
+        messages = [line["message"] for line in page["data"]["logs"]]
+        if any(m.startswith("ready: experts") for m in messages):
+            break
+        assert time.monotonic() < deadline, messages[:10]
+        time.sleep(1.0)
+    assert {line["service"] for line in page["data"]["logs"]} == {"experts"}
+    assert all(line["level"] in ("INFO", "WARN", "ERROR", "FATAL") for line in page["data"]["logs"])
+    assert http.get("/v1/ops/logs", params={"level": "loud"}).status_code == 400

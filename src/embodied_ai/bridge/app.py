@@ -30,6 +30,7 @@ from embodied_ai.bridge.routes import (
     monitoring,
     multimodal,
     openai,
+    operations,
     router,
     training,
     webhooks,
@@ -66,7 +67,8 @@ def create_app(ports: Ports, settings: BridgeSettings, keys: ApiKeyStore | None 
     app.state.started_at, app.state.started_at_wall = time.monotonic(), time.time()
     install_error_handlers(app)
 
-    for module in (experts, training, jobs, webhooks, inference, router, multimodal, hardware, monitoring, openai):
+    for module in (experts, training, jobs, webhooks, operations, inference, router, multimodal, hardware, monitoring,
+                   openai):
         app.include_router(module.router)
     app.include_router(monitoring.prometheus)
     app.include_router(websocket.router)

@@ -17,7 +17,7 @@ from tests.unit.bridge.local_jobs import LocalJobs
 @pytest.fixture
 def fake(tmp_path: Path) -> Iterator[FakeGraph]:
     jobs = LocalJobs(tmp_path)
-    yield FakeGraph(jobs, jobs.webhooks)
+    yield FakeGraph(jobs, jobs.webhooks, jobs.operations)
     jobs.close()
 
 

@@ -44,6 +44,7 @@ from embodied_ai.bridge.ports.inference import (
 )
 from embodied_ai.bridge.ports.jobs import JobsPort
 from embodied_ai.bridge.ports.media import CommandOutcome, DetectOutcome, SpeakOutcome, TranscribeOutcome
+from embodied_ai.bridge.ports.operations import OperationsPort
 from embodied_ai.bridge.ports.webhooks import WebhooksPort
 from embodied_ai.errors import EmbodiedError, ErrorCode, GraphUnavailable, SafetyViolation
 
@@ -55,9 +56,10 @@ WAV_HEADER = b"RIFF\x24\x00\x00\x00WAVEfmt "
 class FakeGraph:
     """Implements HardwarePort, MediaPort, InferencePort, ExpertsPort and GraphStatus."""
 
-    def __init__(self, jobs: JobsPort | None = None, webhooks: WebhooksPort | None = None) -> None:
-        # A real job system and webhooks in this process (local_jobs.LocalJobs), not fakes.
-        self.job_system, self.webhooks = jobs, webhooks
+    def __init__(self, jobs: JobsPort | None = None, webhooks: WebhooksPort | None = None,
+                 operations: OperationsPort | None = None) -> None:
+        # A real job system, webhooks and logs store in this process (local_jobs.LocalJobs), not fakes.
+        self.job_system, self.webhooks, self.operations = jobs, webhooks, operations
         self.failures: dict[str, EmbodiedError] = {}
         self.calls: list[tuple[str, object]] = []
         self.listeners: list[EventListener] = []
@@ -72,9 +74,9 @@ class FakeGraph:
         self.retrain_row_errors: list[str] = []
 
     def ports(self) -> Ports:
-        assert self.job_system is not None and self.webhooks is not None, "FakeGraph(LocalJobs(...), ...)"
+        assert self.job_system and self.webhooks and self.operations, "FakeGraph(LocalJobs(...), ...)"
         return Ports(hardware=self, media=self, inference=self, experts=self, jobs=self.job_system,
-                     webhooks=self.webhooks, status=self)
+                     webhooks=self.webhooks, operations=self.operations, status=self)
 
     def fail(self, method: str, error: EmbodiedError) -> None:
         self.failures[method] = error

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from embodied_ai.bridge.ports.jobs import JobView, LogLineView
+from embodied_ai.bridge.ports.operations import OpsLogView
 from embodied_ai.bridge.ports.webhooks import DeliveryView, WebhookView
 from embodied_ai.jobs import JobContext, JobKind, JobRunner, JobStore
 from embodied_ai.jobs.service import JobsService
+from embodied_ai.ops_logs import OpsLogStore
 from embodied_ai.webhooks import Dispatcher, UrlPolicy, WebhookStore
 from embodied_ai.webhooks.events import job_announcer
 
@@ -39,6 +41,8 @@ class LocalJobs:
         self.dispatcher = Dispatcher(self.webhook_store, policy, schedule=(0.05, 0.05))
         self.runner.on_event(job_announcer(self.webhook_store, self.dispatcher))
         self.webhooks = LocalWebhooks(self.webhook_store, self.dispatcher)
+        self.ops_logs = OpsLogStore(directory / "operations.sqlite")
+        self.operations = LocalOperations(self.ops_logs)
         self.dispatcher.start()
         self.runner.start()
 
@@ -46,6 +50,7 @@ class LocalJobs:
         self.runner.stop(timeout=5.0)
         self.dispatcher.stop()
         self.webhook_store.close()
+        self.ops_logs.close()
         self.store.close()
 
     async def submit(self, type: str, config: dict[str, Any], priority: int, scheduled_at: str | None) -> JobView:
@@ -88,3 +93,12 @@ class LocalWebhooks:
         delivery = self.store.redeliver(delivery_id)
         self.dispatcher.wake()
         return delivery.to_dict()
+
+
+class LocalOperations:
+    def __init__(self, store: OpsLogStore) -> None:
+        self.store = store
+
+    async def logs(self, service: str | None, level: str | None, since: str | None, until: str | None,
+                   limit: int, cursor: str | None) -> tuple[list[OpsLogView], str | None]:
+        return self.store.query(service, level, since, until, limit, cursor)

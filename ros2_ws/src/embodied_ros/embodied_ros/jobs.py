@@ -7,6 +7,8 @@ operations database and recovered after a crash. A pipeline's DatasetAgent reads
             get_job_logs (a follower passes the last sequence number it saw)
   action    run_job (embodied_interfaces/action/RunJob): submit and follow; feedback is the
             job's progress and newest log line; cancelling the goal cancels the job
+  logs      get_ops_logs: every node's /rosout lines, kept in the same database (by node, minimum
+            level and time, with cursor paging)
   webhooks  register_webhook, list_webhooks, delete_webhook, list_webhook_deliveries,
             redeliver_webhook: job.completed / job.failed / job.cancelled (and the model
             registry's events) POSTed to subscribers, signed as Standard Webhooks specifies, from
@@ -21,6 +23,7 @@ Parameters: those of embodied_ai.jobs.config.JobsNodeConfig (`ros2 param describ
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -30,6 +33,7 @@ from embodied_interfaces.srv import (
     DeleteWebhook,
     GetJob,
     GetJobLogs,
+    GetOpsLogs,
     ListJobs,
     ListWebhookDeliveries,
     ListWebhooks,
@@ -37,15 +41,18 @@ from embodied_interfaces.srv import (
     RegisterWebhook,
     SubmitJob,
 )
+from rcl_interfaces.msg import Log
 from rclpy.action import ActionServer
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from embodied_ai.errors import EmbodiedError
 from embodied_ai.jobs import TERMINAL, JobKind, JobRunner, JobStatus, JobStore
 from embodied_ai.jobs.config import JobsNodeConfig
 from embodied_ai.jobs.service import JobsService
+from embodied_ai.ops_logs import OpsLogLine, OpsLogStore
 from embodied_ai.pipelines import PIPELINE_JOB, PipelineServices, pipeline_job_kind
 from embodied_ai.webhooks import DEFAULT_ALLOWED_HOSTS, Dispatcher, UrlPolicy, WebhookStore
 from embodied_ai.webhooks.events import job_announcer
@@ -53,6 +60,10 @@ from embodied_ros.kit.goals import Ending, accept_cancel, finish, refuse
 from embodied_ros.kit.parameters import declare_parameters
 from embodied_ros.kit.services import answer
 from embodied_ros.kit.spin import Component, run_standalone
+
+# /rosout as rcl publishes it (reliable, transient local): a late start still gets recent lines.
+ROSOUT = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+ROSOUT_FLUSH_S = 1.0
 
 
 def job_kinds(config: JobsNodeConfig) -> dict[str, JobKind]:
@@ -86,6 +97,12 @@ class JobsNode(Node):
                                  (RedeliverWebhook, "redeliver_webhook", self._on_redeliver)):
             self.create_service(kind, name, answer(work), callback_group=queries)
         self._dispatcher.start()
+        self._ops_logs = OpsLogStore(config.database())
+        self._rosout: list[OpsLogLine] = []   # appended by the subscription, stored once a second
+        self._rosout_lock = threading.Lock()
+        self.create_subscription(Log, "/rosout", self._on_rosout, ROSOUT, callback_group=queries)
+        self.create_timer(ROSOUT_FLUSH_S, self._store_rosout, callback_group=queries)
+        self.create_service(GetOpsLogs, "get_ops_logs", answer(self._on_ops_logs), callback_group=queries)
         # A followed job holds a thread for its whole run: reentrant.
         ActionServer(self, RunJob, "run_job", self._execute_run, callback_group=ReentrantCallbackGroup(),
                      cancel_callback=accept_cancel)
@@ -117,6 +134,25 @@ class JobsNode(Node):
     def _on_logs(self, request: Any, response: Any) -> Any:
         lines, response.ended = self.jobs.logs(request.job_id, request.after_seq, request.limit)
         response.lines_json = self.jobs.to_json(lines)
+        return response
+
+    # -- operations logs -----------------------------------------------------------------
+    def _on_rosout(self, msg: Any) -> None:
+        line = OpsLogLine.from_ros(msg.stamp.sec + msg.stamp.nanosec * 1e-9, msg.level, msg.name, msg.msg,
+                                   msg.file, msg.function, msg.line)
+        with self._rosout_lock:
+            self._rosout.append(line)
+
+    def _store_rosout(self) -> None:
+        with self._rosout_lock:
+            batch, self._rosout = self._rosout, []
+        self._ops_logs.append(batch)   # one transaction a second, and the pruning when due
+
+    def _on_ops_logs(self, request: Any, response: Any) -> Any:
+        self._store_rosout()   # what came until now is in the answer
+        lines, cursor = self._ops_logs.query(request.service or None, request.level or None, request.since or None,
+                                             request.until or None, request.limit or 100, request.cursor or None)
+        response.logs_json, response.next_cursor = self.jobs.to_json(lines), cursor or ""
         return response
 
     # -- webhooks -----------------------------------------------------------------------
@@ -176,6 +212,8 @@ class JobsNode(Node):
         if not self._runner.stop(timeout=10.0):
             self.get_logger().warning("a job did not stop in time: it is recovered on the next start")
         self._dispatcher.stop()
+        self._store_rosout()
+        self._ops_logs.close()
         self._webhooks.close()
         self._store.close()
 

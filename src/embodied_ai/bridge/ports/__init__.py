@@ -18,6 +18,7 @@ from embodied_ai.bridge.ports.hardware import HardwarePort
 from embodied_ai.bridge.ports.inference import InferencePort
 from embodied_ai.bridge.ports.jobs import JobsPort
 from embodied_ai.bridge.ports.media import MediaPort
+from embodied_ai.bridge.ports.operations import OperationsPort
 from embodied_ai.bridge.ports.webhooks import WebhooksPort
 
 
@@ -31,4 +32,5 @@ class Ports:
     experts: ExpertsPort  # the registry, datasets, training jobs
     jobs: JobsPort  # the job system: jobs and their logs
     webhooks: WebhooksPort  # webhooks and their deliveries (served by the jobs node)
+    operations: OperationsPort  # every node's logs (kept by the jobs node)
     status: GraphStatus  # components and events

@@ -13,6 +13,7 @@ from embodied_ai.bridge.ports.hardware import HardwarePort
 from embodied_ai.bridge.ports.inference import InferencePort
 from embodied_ai.bridge.ports.jobs import JobsPort
 from embodied_ai.bridge.ports.media import MediaPort
+from embodied_ai.bridge.ports.operations import OperationsPort
 from embodied_ai.bridge.ports.webhooks import WebhooksPort
 from embodied_ai.bridge.settings import BridgeSettings
 
@@ -47,6 +48,10 @@ def jobs(request: Request) -> JobsPort:
 
 def webhooks(request: Request) -> WebhooksPort:
     return ports(request).webhooks
+
+
+def operations(request: Request) -> OperationsPort:
+    return ports(request).operations
 
 
 def status(request: Request) -> GraphStatus:

@@ -21,6 +21,7 @@ from embodied_ros.bridge.hardware import RosHardware
 from embodied_ros.bridge.inference import RosInference
 from embodied_ros.bridge.jobs import RosJobs
 from embodied_ros.bridge.media import RosMedia
+from embodied_ros.bridge.operations import RosOperations
 from embodied_ros.bridge.plumbing import Events, Graph
 from embodied_ros.bridge.webhooks import RosWebhooks
 
@@ -53,5 +54,5 @@ def ros_ports(node: Node, cameras: list[str], timeouts: BridgeTimeouts) -> Ports
     experts = RosExperts(graph, events, timeouts)
     jobs = RosJobs(graph, timeouts)
     return Ports(hardware=hardware, media=media, inference=inference, experts=experts, jobs=jobs,
-                 webhooks=RosWebhooks(graph, timeouts),
+                 webhooks=RosWebhooks(graph, timeouts), operations=RosOperations(graph, timeouts),
                  status=RosStatus(events, (hardware, media, inference, jobs)))
