@@ -1,4 +1,4 @@
-"""Python SDK for the REST bridge (the Robot API's "SDK Examples"):
+"""Python SDK for the REST bridge (the Robot API's "SDK Examples", and model operations):
 
     from embodied_ai import Client
 
@@ -9,6 +9,9 @@
     for token in client.inference.stream(prompt="Count to five"):
         print(token, end="")
     client.hardware.move("shoulder_pitch_r", 45.0, duration_ms=1000)
+    job = client.jobs.submit(pipeline_config={...})          # seed 004
+    for line in client.logs.stream(job.job_id):
+        print(line.agent, line.message)
 
 Answers are the bridge's own pydantic models (``embodied_ai.bridge.schemas``), unwrapped from
 the envelope; an error envelope raises ``ApiError``. 429 and 503 (and a refused connection)
@@ -17,6 +20,7 @@ are retried with back-off, honouring Retry-After: both mean the request was not 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -30,13 +34,16 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from embodied_ai.bridge.schemas.experts import ExpertCreated, ExpertDeleted, ExpertDetail, ExpertPage
 from embodied_ai.bridge.schemas.hardware import EmergencyStopResult, GraspResult, Sensors, ServoMoved
 from embodied_ai.bridge.schemas.inference import BatchResults, Generated, StreamToken
+from embodied_ai.bridge.schemas.jobs import JobData, JobList, LogHistory, LogLine
 from embodied_ai.bridge.schemas.monitoring import Health, Metrics
 from embodied_ai.bridge.schemas.multimodal import Detections, MultimodalResult, Transcription
 from embodied_ai.bridge.schemas.router import Routed, RouterStats
 from embodied_ai.bridge.schemas.training import DatasetInfo, TrainingJob, TrainingStatus, TrainingStopped
+from embodied_ai.bridge.schemas.webhooks import DeliveryData, DeliveryList, WebhookData, WebhookList
 from embodied_ai.sdk.errors import ApiError
 
 T = TypeVar("T")
+ENDED = {"completed", "failed", "cancelled"}
 RETRY_STATUSES = {429, 503}
 DEFAULT_BASE_URL = "http://localhost:8000"
 FileInput = bytes | str | Path
@@ -84,6 +91,10 @@ class Client:
         self.multimodal = Multimodal(self)
         self.hardware = Hardware(self)
         self.monitoring = Monitoring(self)
+        self.jobs = Jobs(self)
+        self.logs = Logs(self)
+        self.webhooks = Webhooks(self)
+        self.ops = Operations(self)
 
     def __enter__(self) -> Client:
         return self
@@ -287,6 +298,91 @@ class Monitoring(_Resource):
 
     def health(self) -> Health:
         return self._client.health()
+
+
+class Jobs(_Resource):
+    def submit(self, pipeline_config: dict[str, Any] | None = None, type: str | None = None,
+               parameters: dict[str, Any] | None = None, name: str | None = None, priority: int | str = "normal",
+               scheduled_at: str | None = None) -> JobData:
+        """A pipeline (``pipeline_config``, seed 004) or a job of another ``type`` with its ``parameters``."""
+        body = {"pipeline_config": pipeline_config, "type": type, "parameters": parameters, "name": name,
+                "priority": priority, "scheduled_at": scheduled_at}
+        return self._client.request("POST", "/v1/jobs", JobData, json={k: v for k, v in body.items() if v is not None})
+
+    def get(self, job_id: int) -> JobData:
+        return self._client.request("GET", f"/v1/jobs/{job_id}", JobData)
+
+    def list(self, status: str | None = None, type: str | None = None, limit: int = 50, offset: int = 0) -> JobList:
+        params = {"status": status, "type": type, "limit": limit, "offset": offset}
+        return self._client.request("GET", "/v1/jobs", JobList,
+                                    params={k: v for k, v in params.items() if v is not None})
+
+    def cancel(self, job_id: int) -> JobData:
+        return self._client.request("DELETE", f"/v1/jobs/{job_id}", JobData)
+
+    def wait(self, job_id: int, timeout_s: float = 600.0, poll_s: float = 0.5) -> JobData:
+        """The job once it has ended (TimeoutError if it has not within ``timeout_s``)."""
+        deadline = time.monotonic() + timeout_s
+        while (job := self.get(job_id)).status not in ENDED:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} is still {job.status} after {timeout_s:g} s")
+            time.sleep(poll_s)
+        return job
+
+
+class Logs(_Resource):
+    def history(self, run_id: int, limit: int = 100, after: int = 0) -> LogHistory:
+        return self._client.request("GET", f"/v1/logs/history/{run_id}", LogHistory,
+                                    params={"limit": limit, "after": after})
+
+    def stream(self, run_id: int, last_event_id: int = 0) -> Iterator[LogLine]:
+        """The job's log lines as they come, until it ends; reconnects resume after the last line seen."""
+        seen = last_event_id
+        for attempt in self._client.retrying():
+            with attempt:
+                headers = {"Last-Event-ID": str(seen)} if seen else {}
+                with connect_sse(self._client._http, "GET", f"/v1/logs/stream/{run_id}", headers=headers) as source:
+                    if source.response.status_code >= 400:
+                        source.response.read()
+                        raise ApiError.from_response(source.response)
+                    for event in source.iter_sse():
+                        if event.event == "end":
+                            return
+                        if event.event == "error":
+                            raise ApiError.from_body(200, event.json())
+                        line = LogLine.model_validate_json(event.data)
+                        seen = line.seq
+                        yield line
+
+
+class Webhooks(_Resource):
+    def register(self, url: str, events: list[str], secret: str | None = None, description: str = "") -> WebhookData:
+        """The new webhook; its ``secret`` is in this answer only."""
+        body = {"url": url, "events": events, "secret": secret, "description": description}
+        return self._client.request("POST", "/v1/webhooks", WebhookData,
+                                    json={k: v for k, v in body.items() if v is not None})
+
+    def list(self) -> WebhookList:
+        return self._client.request("GET", "/v1/webhooks", WebhookList)
+
+    def delete(self, webhook_id: str) -> None:
+        self._client._send("DELETE", f"/v1/webhooks/{webhook_id}")
+
+    def deliveries(self, webhook_id: str, limit: int = 50, offset: int = 0) -> DeliveryList:
+        return self._client.request("GET", f"/v1/webhooks/{webhook_id}/deliveries", DeliveryList,
+                                    params={"limit": limit, "offset": offset})
+
+    def redeliver(self, delivery_id: str) -> DeliveryData:
+        return self._client.request("POST", f"/v1/webhooks/deliveries/{delivery_id}/redeliver", DeliveryData)
+
+
+class Operations(_Resource):
+    def logs(self, service: str | None = None, level: str | None = None, since: str | None = None,
+             until: str | None = None, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+        """Seed 002's ``{logs, pagination}``: every node's log lines, newest first."""
+        params = {"service": service, "level": level, "since": since, "until": until, "limit": limit, "cursor": cursor}
+        return self._client.request("GET", "/v1/ops/logs", dict[str, Any],
+                                    params={k: v for k, v in params.items() if v is not None})
 
 
 __all__ = ["Client", "ApiError", "TokenStream"]
