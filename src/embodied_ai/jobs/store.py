@@ -20,11 +20,12 @@ import math
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from embodied_ai.database import open_database, transaction
 from embodied_ai.errors import Conflict, InvalidRequest, NotFound
 from embodied_ai.jobs.models import (
     JOB_CANCELLED,
@@ -45,6 +46,7 @@ from embodied_ai.jobs.models import (
     json_object,
     parse_time,
 )
+from embodied_ai.listeners import Listeners
 
 log = logging.getLogger(__name__)
 
@@ -149,23 +151,16 @@ class JobStore:
 
     def __init__(self, db_path: Path, clock: Clock = _utc_now) -> None:
         """Open (or create) the job tables in ``db_path``; ``clock`` (timezone-aware now) is for tests."""
-        db_path.parent.mkdir(parents=True, exist_ok=True)
         self.db_path = db_path
         self._clock = clock
         self._lock = threading.Lock()
-        # A generous busy timeout: other modules' connections write to the same file.
-        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None, timeout=30.0)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        self._db = open_database(db_path, _SCHEMA)
         # Writers notify; ``_work_generation`` moves only when a job may have become claimable, so
         # idle workers do not wake for every log line of a running job.
         self._changed = threading.Condition()
         self._work_generation = 0
         self._closed = False
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[Job] = Listeners(log, lambda job: f"job {job.id}")
 
     def close(self) -> None:
         # Closed first, so that a follower's check (made under the condition) never reads a closed connection.
@@ -175,16 +170,8 @@ class JobStore:
             self._db.close()
         self._notify(work=True)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._db, self._lock)
 
     def now(self) -> str:
         return format_time(self._clock())
@@ -194,23 +181,10 @@ class JobStore:
         """Call ``listener(job, event)`` after every status change or progress (events in models.EVENTS);
         returns a function that unsubscribes it. Listeners run on the writer's thread, after the commit:
         keep them short (queue the work), an exception is logged and ignored."""
-        with self._lock:
-            self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-        return unsubscribe
+        return self._listeners.add(listener)
 
     def _emit(self, job: Job, event: str) -> None:
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(job, event)
-            except Exception:
-                log.exception("a listener of %s for job %d failed", event, job.id)
+        self._listeners.emit(job, event)
 
     def _notify(self, work: bool = False) -> None:
         with self._changed:

@@ -22,13 +22,14 @@ import logging
 import math
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from embodied_ai.database import open_database, transaction
 from embodied_ai.errors import InvalidRequest
 from embodied_ai.jobs.models import format_time, parse_time
 
@@ -162,7 +163,6 @@ class PerformanceLog:
                  batch_size: int = 256, max_delay_s: float = 1.0) -> None:
         if not retention_days > 0 or batch_size < 1 or max_delay_s < 0:
             raise ValueError("retention_days must be > 0, batch_size >= 1 and max_delay_s >= 0")
-        db_path.parent.mkdir(parents=True, exist_ok=True)
         self.db_path = db_path
         self.retention_ms = int(retention_days * 86_400_000)
         self.batch_size = batch_size
@@ -172,26 +172,16 @@ class PerformanceLog:
         self._pending_lock = threading.Lock()      # the unwritten rows
         self._pending: list[tuple[str, int, float, int, float | None]] = []
         self._next_prune_ms = 0
-        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None, timeout=30.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        # Plain tuples: the figures are read by position.
+        self._db = open_database(db_path, _SCHEMA, foreign_keys=False, named_rows=False)
 
     def close(self) -> None:
         self.flush()
         with self._lock:
             self._db.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._db, self._lock)
 
     # -- writing ----------------------------------------------------------------------
     def record(self, model_id: str, latency_ms: float, success: bool, memory_mb: float | None = None) -> None:

@@ -26,16 +26,18 @@ import re
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from embodied_ai.database import open_database, transaction
 from embodied_ai.errors import Conflict, InvalidRequest, NotFound
 from embodied_ai.jobs.models import finite_values, format_time, json_object
+from embodied_ai.listeners import Listeners
 
 log = logging.getLogger(__name__)
 
@@ -302,34 +304,19 @@ class ModelRegistry:
         """Open (or create) the registry's tables in ``db_path``. Artefact paths inside ``artefact_root``
         (default: the database's folder, the state directory) are stored relative to it, so the state
         directory can move; ``clock`` (timezone-aware now) is for tests."""
-        db_path.parent.mkdir(parents=True, exist_ok=True)
         self.db_path = db_path
         self.artefact_root = (artefact_root or db_path.parent).resolve()
         self._clock = clock
         self._lock = threading.Lock()
-        # A generous busy timeout: other modules' connections write to the same file.
-        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None, timeout=30.0)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
-        self._listeners: list[Listener] = []
+        self._db = open_database(db_path, _SCHEMA)
+        self._listeners: Listeners[ModelVersion] = Listeners(log, lambda model: f"model {model.id}")
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._db, self._lock)
 
     def now(self) -> str:
         return format_time(self._clock())
@@ -339,23 +326,10 @@ class ModelRegistry:
         """Call ``listener(model, event)`` after each registration and status change (``EVENTS``); returns a
         function that unsubscribes it. Listeners run on the writer's thread after the commit: keep them short;
         an exception is logged and ignored."""
-        with self._lock:
-            self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-        return unsubscribe
+        return self._listeners.add(listener)
 
     def _emit(self, model: ModelVersion, event: str) -> None:
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(model, event)
-            except Exception:
-                log.exception("a listener of %s for model %s failed", event, model.id)
+        self._listeners.emit(model, event)
 
     # -- register / read --------------------------------------------------------------
     def register(self, name: str, kind: str | ModelKind, *, base_model: str = "", version: int | None = None,

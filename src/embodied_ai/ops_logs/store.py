@@ -27,11 +27,12 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from embodied_ai.database import open_database, transaction
 from embodied_ai.errors import InvalidRequest
 from embodied_ai.ops_logs.models import (
     LEVELS,
@@ -160,13 +161,8 @@ class OpsLogStore:
         self.max_rows = max_rows
         self._clock = clock
         self._next_prune_at = -math.inf  # the first append prunes what a previous run left
-        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None, timeout=30.0)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_database(db_path, _SCHEMA, synchronous="NORMAL", foreign_keys=False)
         with self._transaction() as db:
             db.execute("INSERT OR IGNORE INTO ops_logs_meta(name, value) VALUES ('cursor_key', ?)",
                        (secrets.token_hex(32),))
@@ -177,16 +173,8 @@ class OpsLogStore:
         with self._lock:
             self._db.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._db, self._lock)
 
     # -- writing ------------------------------------------------------------------------
     def append(self, lines: Iterable[OpsLogLine]) -> int:

@@ -15,11 +15,12 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, cast
 
+from embodied_ai.database import open_database, transaction
 from embodied_ai.errors import Conflict, InvalidRequest, NotFound
 from embodied_ai.webhooks.models import (
     DELIVERY_STATUSES,
@@ -112,28 +113,15 @@ class WebhookStore:
                  clock: Callable[[], float] = time.time) -> None:
         self.policy = policy or UrlPolicy()
         self._clock = clock
-        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_database(db_path, _SCHEMA, foreign_keys=False)
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._db, self._lock)
 
     # -- webhooks -----------------------------------------------------------------------
     def register(self, url: str, events: Sequence[str], secret: str | None = None, description: str = "",
