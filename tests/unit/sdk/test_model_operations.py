@@ -3,42 +3,21 @@ on a free loopback port, over a real job system in this process."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from embodied_ai import Client
-from embodied_ai.bridge.app import create_app
-from embodied_ai.bridge.settings import BridgeSettings
 from embodied_ai.sdk import ApiError
-from tests.unit.bridge.fake_ports import FakeGraph
-from tests.unit.bridge.local_jobs import LocalJobs
+from tests.unit.bridge.served import served_bridge
 from tests.unit.webhooks.conftest import Receiver
 
 
 @pytest.fixture
 def sdk(tmp_path: Path) -> Iterator[Client]:
-    jobs = LocalJobs(tmp_path)
-    app = create_app(FakeGraph(jobs, jobs.webhooks, jobs.operations).ports(), BridgeSettings(state_dir=tmp_path))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    with Client(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}", max_retries=0) as client:
+    with served_bridge(tmp_path) as url, Client(base_url=url, max_retries=0) as client:
         yield client
-    server.should_exit = True
-    thread.join(10)
-    jobs.close()
 
 
 def test_submit_follow_and_read_a_job(sdk: Client) -> None:
