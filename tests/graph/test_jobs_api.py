@@ -6,11 +6,13 @@ directory)."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import time
 
 import httpx
+import websockets
 
 from tests.graph.bridge_helpers import base_url, http  # noqa: F401  (fixtures)
 from tests.graph.conftest import LaunchedGraph
@@ -102,3 +104,29 @@ def test_every_nodes_logs_are_kept_and_queried_by_node_and_level(http: httpx.Cli
     assert {line["service"] for line in page["data"]["logs"]} == {"experts"}
     assert all(line["level"] in ("INFO", "WARN", "ERROR", "FATAL") for line in page["data"]["logs"])
     assert http.get("/v1/ops/logs", params={"level": "loud"}).status_code == 400
+
+
+def test_the_jobs_channel_carries_every_jobs_changes(graph: LaunchedGraph, http: httpx.Client,  # noqa: F811
+                                                     base_url: str) -> None:  # noqa: F811
+    datasets = graph.bridge_state_dir / "datasets"
+    datasets.mkdir(parents=True, exist_ok=True)
+    with open(datasets / "qa2.csv", "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("question", "answer"), *ROWS])
+
+    async def follow() -> list[dict]:
+        async with websockets.connect(base_url.replace("http", "ws", 1) + "/ws") as socket:
+            await socket.send(json.dumps({"action": "subscribe", "channels": ["jobs"]}))
+            assert json.loads(await socket.recv())["event"] == "subscribed"
+            submitted = http.post("/v1/jobs", json=pipeline("qa2.csv"))   # after subscribing: nothing missed
+            assert submitted.status_code == 201, submitted.text
+            job_id = submitted.json()["data"]["job_id"]
+            seen: list[dict] = []
+            while not seen or seen[-1]["event"] not in ("completed", "failed", "cancelled"):
+                message = json.loads(await asyncio.wait_for(socket.recv(), 60))
+                if message.get("channel") == "jobs" and message["data"]["job_id"] == job_id:
+                    seen.append(message)
+            return seen
+
+    events = asyncio.run(follow())
+    assert events[-1]["event"] == "completed" and events[-1]["data"]["status"] == "completed"
+    assert "started" in [e["event"] for e in events] and events[-1]["data"]["type"] == "pipeline"

@@ -7,6 +7,7 @@ operations database and recovered after a crash. A pipeline's DatasetAgent reads
             get_job_logs (a follower passes the last sequence number it saw)
   action    run_job (embodied_interfaces/action/RunJob): submit and follow; feedback is the
             job's progress and newest log line; cancelling the goal cancels the job
+  topic     job_events (embodied_interfaces/JobEvent): every status change and progress of a job
   logs      get_ops_logs: every node's /rosout lines, kept in the same database (by node, minimum
             level and time, with cursor paging)
   webhooks  register_webhook, list_webhooks, delete_webhook, list_webhook_deliveries,
@@ -28,6 +29,7 @@ import time
 from typing import Any
 
 from embodied_interfaces.action import RunJob
+from embodied_interfaces.msg import JobEvent
 from embodied_interfaces.srv import (
     CancelJob,
     DeleteWebhook,
@@ -49,7 +51,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from embodied_ai.errors import EmbodiedError
-from embodied_ai.jobs import TERMINAL, JobKind, JobRunner, JobStatus, JobStore
+from embodied_ai.jobs import TERMINAL, Job, JobKind, JobRunner, JobStatus, JobStore
 from embodied_ai.jobs.config import JobsNodeConfig
 from embodied_ai.jobs.service import JobsService
 from embodied_ai.ops_logs import OpsLogLine, OpsLogStore
@@ -58,6 +60,7 @@ from embodied_ai.webhooks import DEFAULT_ALLOWED_HOSTS, Dispatcher, UrlPolicy, W
 from embodied_ai.webhooks.events import job_announcer
 from embodied_ros.kit.goals import Ending, accept_cancel, finish, refuse
 from embodied_ros.kit.parameters import declare_parameters
+from embodied_ros.kit.qos import STATE
 from embodied_ros.kit.services import answer
 from embodied_ros.kit.spin import Component, run_standalone
 
@@ -90,6 +93,8 @@ class JobsNode(Node):
         self._webhooks = WebhookStore(config.database(), policy)
         self._dispatcher = Dispatcher(self._webhooks, policy)
         self._runner.on_event(job_announcer(self._webhooks, self._dispatcher))
+        self._job_events = self.create_publisher(JobEvent, "job_events", STATE)
+        self._runner.on_event(self._publish_job_event)
         for kind, name, work in ((RegisterWebhook, "register_webhook", self._on_register_webhook),
                                  (ListWebhooks, "list_webhooks", self._on_list_webhooks),
                                  (DeleteWebhook, "delete_webhook", self._on_delete_webhook),
@@ -135,6 +140,11 @@ class JobsNode(Node):
         lines, response.ended = self.jobs.logs(request.job_id, request.after_seq, request.limit)
         response.lines_json = self.jobs.to_json(lines)
         return response
+
+    def _publish_job_event(self, job: Job, event: str) -> None:
+        self._job_events.publish(JobEvent(
+            stamp=self.get_clock().now().to_msg(), job_id=job.id, type=job.type, event=event,
+            status=job.status.value, progress=float(job.progress), name=str(job.config.get("name") or "")))
 
     # -- operations logs -----------------------------------------------------------------
     def _on_rosout(self, msg: Any) -> None:

@@ -12,7 +12,9 @@ train_expert feedback of jobs started through the bridge: ``progress`` {job_id, 
 total_steps, epoch, total_epochs, loss, eta_seconds, log}, the Robot API's ``epoch_completed``
 {job_id, epoch, loss}, then ``completed`` / ``stopped`` / ``failed`` {job_id, version,
 checkpoint_saved, code, message}; ``router_retraining`` / ``router_retrained``), ``cameras``
-(JPEG frames with detections, for the dashboard).
+(JPEG frames with detections, for the dashboard), ``jobs`` (every job of the job system:
+``submitted``, ``started``, ``progress``, ``completed``, ``failed``, ``cancelled``, ``requeued``
+{job_id, type, status, progress, name}).
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ def ros_ports(node: Node, cameras: list[str], timeouts: BridgeTimeouts) -> Ports
     media = RosMedia(graph, timeouts)
     inference = RosInference(graph, events, timeouts)
     experts = RosExperts(graph, events, timeouts)
-    jobs = RosJobs(graph, timeouts)
+    jobs = RosJobs(graph, events, timeouts)
     return Ports(hardware=hardware, media=media, inference=inference, experts=experts, jobs=jobs,
                  webhooks=RosWebhooks(graph, timeouts), operations=RosOperations(graph, timeouts),
                  status=RosStatus(events, (hardware, media, inference, jobs)))

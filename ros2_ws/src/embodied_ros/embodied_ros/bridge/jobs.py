@@ -8,8 +8,9 @@ from typing import Any
 from embodied_ai.bridge.ports.jobs import JobView, LogLineView
 from embodied_ai.bridge.settings import BridgeTimeouts
 from embodied_ai.errors import ErrorCode
-from embodied_ros.bridge.plumbing import Graph, Service, optional_interface
+from embodied_ros.bridge.plumbing import Events, Graph, Service, optional_interface
 from embodied_ros.kit.goal_client import Endpoint, check
+from embodied_ros.kit.qos import STATE
 
 SubmitJob = optional_interface("embodied_interfaces.srv", "SubmitJob")
 GetJob = optional_interface("embodied_interfaces.srv", "GetJob")
@@ -20,9 +21,14 @@ GetJobLogs = optional_interface("embodied_interfaces.srv", "GetJobLogs")
 JOBS_NODE = "the jobs node is not running"
 
 
+JobEvent = optional_interface("embodied_interfaces.msg", "JobEvent")
+
+
 class RosJobs:
-    def __init__(self, graph: Graph, timeouts: BridgeTimeouts) -> None:
-        self._timeouts = timeouts
+    def __init__(self, graph: Graph, events: Events, timeouts: BridgeTimeouts) -> None:
+        self._events, self._timeouts = events, timeouts
+        # Every job's changes, for the WebSocket's jobs channel (a few messages a second at most).
+        graph.subscribe(JobEvent, "job_events", self._on_job_event, STATE)
 
         def service(kind: Any, name: str) -> Service:
             return Service(graph, kind, Endpoint(name, ErrorCode.TRAINING_FAILED, JOBS_NODE, server="jobs"))
@@ -30,6 +36,11 @@ class RosJobs:
         self._submit, self._get = service(SubmitJob, "submit_job"), service(GetJob, "get_job")
         self._list, self._cancel = service(ListJobs, "list_jobs"), service(CancelJob, "cancel_job")
         self._logs = service(GetJobLogs, "get_job_logs")
+
+    def _on_job_event(self, msg: Any) -> None:
+        self._events.emit("jobs", msg.event.removeprefix("job."), {
+            "job_id": int(msg.job_id), "type": msg.type, "status": msg.status,
+            "progress": round(float(msg.progress), 4), "name": msg.name or None})
 
     def components(self) -> dict[str, str]:
         return {"jobs": self._submit.readiness()}
