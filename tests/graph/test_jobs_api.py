@@ -68,7 +68,12 @@ def test_a_pipeline_runs_and_its_log_streams_live(graph: LaunchedGraph, http: ht
     assert {"dataset", "validation", "preprocessing"} <= {line["agent"] for line in lines}
     done = http.get(f"/v1/jobs/{job['job_id']}").json()["data"]
     assert done["status"] == "completed", done
-    assert sorted(done["progress"]["completed_agents"]) == ["dataset", "preprocessing", "validation"]
+    progress = done["progress"]
+    assert progress["completed_agents"] == ["dataset", "validation", "preprocessing"]   # seed 004's progress
+    assert progress["current_agent"] is None and progress["total_agents"] == 3
+    assert [(s["agent_name"], s["state"]) for s in progress["steps"]] == [
+        ("dataset", "completed"), ("validation", "completed"), ("preprocessing", "completed")]
+    assert {"from_agent": "dataset", "to_agent": "validation"} in progress["edges"]
     history = http.get(f"/v1/logs/history/{job['job_id']}", params={"limit": 1000}).json()["data"]
     assert history["ended"] and [line["seq"] for line in history["logs"]] == [line["seq"] for line in lines]
     try:

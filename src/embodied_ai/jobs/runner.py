@@ -53,6 +53,9 @@ class JobKind:
     validate: Callable[[dict[str, Any]], None] | None = None
     # A resumable job whose process died this many times fails instead of crashing it forever.
     max_attempts: int = 3
+    # The kind's own view of a job's progress from its finished steps (a pipeline's agents and
+    # their states, for seed 004's progress and the DAG view); None: only the fraction.
+    describe: Callable[[Job, Mapping[str, Any]], dict[str, Any]] | None = None
 
 
 class JobContext:

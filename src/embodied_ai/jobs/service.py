@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from embodied_ai.errors import InvalidRequest
+from embodied_ai.errors import EmbodiedError, InvalidRequest
 from embodied_ai.jobs.models import TERMINAL, Job, JobStatus
 from embodied_ai.jobs.runner import JobRunner
 from embodied_ai.jobs.store import JobStore
@@ -64,8 +64,17 @@ class JobsService:
         return [line.to_dict() for line in lines], ended
 
     def view(self, job: Job) -> dict[str, Any]:
-        """The job as clients see it: its fields and the steps it has finished (a pipeline's agents)."""
-        return {**job.to_dict(), "finished_steps": sorted(self.store.finished_steps(job.id))}
+        """The job as clients see it: its fields, the steps it has finished, and its kind's own view
+        of its progress (a pipeline's agents and their states)."""
+        finished = self.store.finished_steps(job.id)
+        kind = self.runner.kinds.get(job.type)
+        detail: dict[str, Any] = {}
+        if kind is not None and kind.describe is not None:
+            try:
+                detail = kind.describe(job, finished)
+            except EmbodiedError:   # a stored config the kind no longer accepts: the job still shows
+                detail = {}
+        return {**job.to_dict(), "finished_steps": sorted(finished), "progress_detail": detail}
 
     @staticmethod
     def to_json(value: Any) -> str:

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from embodied_ai.errors import Conflict, EmbodiedError, InvalidRequest, NotFound
 from embodied_ai.experts.datasets import DatasetInvalidError
-from embodied_ai.jobs import JobCancelled, JobContext, JobKind, JobStatus, LogLevel
+from embodied_ai.jobs import Job, JobCancelled, JobContext, JobKind, JobStatus, LogLevel
 from embodied_ai.pipelines.agents import Agent, AgentContext, AttemptReplaced
 from embodied_ai.pipelines.config import Pipeline, PipelineNode, validate_pipeline
 from embodied_ai.pipelines.registry import AGENT_CLASSES
@@ -66,7 +66,10 @@ def pipeline_job_kind(services: PipelineServices, agents: Mapping[str, type[Agen
         # Without the services' checks: a node that finished before a restart needs nothing from them again.
         return run_pipeline(ctx, pipeline_request(ctx.job.config, agents), services, retry_delay_s)
 
-    return JobKind(run=run, resumable=True, validate=validate, max_attempts=max_attempts)
+    def describe(job: Job, finished: Mapping[str, Any]) -> dict[str, Any]:
+        return pipeline_progress(pipeline_request(job.config, agents), job.status, finished)
+
+    return JobKind(run=run, resumable=True, validate=validate, max_attempts=max_attempts, describe=describe)
 
 
 def run_pipeline(ctx: JobContext, pipeline: Pipeline, services: PipelineServices,

@@ -64,10 +64,25 @@ class JobError(BaseModel):
     problems: list[str] = []
 
 
+class PipelineStep(BaseModel):
+    agent_name: str
+    agent_class: str
+    state: Literal["pending", "running", "completed", "failed", "skipped"]
+    upstream: list[str] = []
+
+
+class PipelineEdge(BaseModel):
+    from_agent: str
+    to_agent: str
+
+
 class JobProgress(BaseModel):
     percentage: float = Field(description="0-100")
-    completed_agents: list[str] = Field(default=[], description="a pipeline's finished steps")
+    completed_agents: list[str] = Field(default=[], description="a pipeline's finished steps, in run order")
+    current_agent: str | None = Field(default=None, description="a pipeline's step running now")
     total_agents: int | None = None
+    steps: list[PipelineStep] = Field(default=[], description="a pipeline's steps and their states (its DAG)")
+    edges: list[PipelineEdge] = []
 
 
 class JobData(BaseModel):
@@ -119,15 +134,15 @@ class LogHistory(BaseModel):
 
 def job_data(job: JobView) -> JobData:
     config = job.get("config") or {}
-    pipeline = config.get("pipeline_config") if isinstance(config, dict) else None
-    nodes = pipeline.get("nodes") if isinstance(pipeline, dict) else None
+    detail = job.get("progress_detail") or {}
     return JobData(
         job_id=job["id"], name=config.get("name"), type=job["type"], status=job["status"], priority=job["priority"],
         created_at=job["created_at"], started_at=job.get("started_at"), completed_at=job.get("completed_at"),
         scheduled_at=job.get("scheduled_at"),
         progress=JobProgress(percentage=round(100.0 * float(job.get("progress") or 0.0), 1),
-                             completed_agents=list(job.get("finished_steps") or []),
-                             total_agents=len(nodes) if isinstance(nodes, list) else None),
+                             completed_agents=detail.get("completed_agents", list(job.get("finished_steps") or [])),
+                             current_agent=detail.get("current_agent"), total_agents=detail.get("total_agents"),
+                             steps=detail.get("steps", []), edges=detail.get("edges", [])),
         result=job.get("result"), error=JobError(**job["error"]) if job.get("error") else None,
         attempts=job.get("attempts", 0), cancel_requested=bool(job.get("cancel_requested")))
 
