@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
+MAX_PAGE = 1000                 # the most rows one list call of a store returns
 DEFAULT_BUSY_TIMEOUT_S = 30.0   # generous: several modules' connections write the operations database
 
 
@@ -54,3 +55,13 @@ def transaction(connection: sqlite3.Connection, lock: AbstractContextManager[Any
         except BaseException:
             connection.execute("ROLLBACK")
             raise
+
+
+def page_problems(limit: object, offset: object = 0) -> list[str]:
+    """What is wrong with a store's paging (``limit`` 1..MAX_PAGE, ``offset`` >= 0); empty when fine."""
+    problems = []
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        problems.append(f"limit: {limit!r} is not an integer from 1 to {MAX_PAGE}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        problems.append(f"offset: {offset!r} is not an integer >= 0")
+    return problems

@@ -183,3 +183,12 @@ def test_two_connections_write_one_file_under_load(tmp_path: Path) -> None:
     finally:
         for db in connections:
             db.close()
+
+
+def test_paging_problems_are_listed_together() -> None:
+    from embodied_ai.database import MAX_PAGE, page_problems
+
+    assert page_problems(1, 0) == [] and page_problems(MAX_PAGE) == []
+    problems = page_problems(MAX_PAGE + 1, -1)
+    assert len(problems) == 2 and str(MAX_PAGE) in problems[0] and "offset" in problems[1]
+    assert len(page_problems(True, 0)) == 1 and len(page_problems("10", 0)) == 1   # not an integer

@@ -11,15 +11,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from embodied_ai.database import MAX_PAGE
     from embodied_ai.jobs.models import EVENTS, INTERNAL_ERROR, TERMINAL, Job, JobStatus, LogLevel, LogLine
     from embodied_ai.jobs.runner import JobCancelled, JobContext, JobKind, JobRunner
-    from embodied_ai.jobs.store import MAX_PAGE, JobStore
+    from embodied_ai.jobs.store import JobStore
 
 _WHERE = {
     **dict.fromkeys(("EVENTS", "INTERNAL_ERROR", "TERMINAL", "Job", "JobStatus", "LogLevel", "LogLine"),
                     "embodied_ai.jobs.models"),
     **dict.fromkeys(("JobCancelled", "JobContext", "JobKind", "JobRunner"), "embodied_ai.jobs.runner"),
-    **dict.fromkeys(("MAX_PAGE", "JobStore"), "embodied_ai.jobs.store"),
+    "MAX_PAGE": "embodied_ai.database", "JobStore": "embodied_ai.jobs.store",
 }
 
 __all__ = [

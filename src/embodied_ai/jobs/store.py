@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from embodied_ai.database import open_database, transaction
+from embodied_ai.database import MAX_PAGE, open_database, page_problems, transaction
 from embodied_ai.errors import Conflict, InvalidRequest, NotFound
 from embodied_ai.jobs.models import (
     JOB_CANCELLED,
@@ -50,7 +50,6 @@ from embodied_ai.listeners import Listeners
 
 log = logging.getLogger(__name__)
 
-MAX_PAGE = 1000          # the most jobs or log lines one call returns
 PRIORITY_LIMIT = 2**31 - 1
 
 Clock = Callable[[], datetime]
@@ -130,12 +129,7 @@ def _log_line(row: sqlite3.Row) -> LogLine:
 
 
 def _page(limit: int, offset: int = 0) -> None:
-    problems = []
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        problems.append(f"limit: {limit!r} is not an integer from 1 to {MAX_PAGE}")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        problems.append(f"offset: {offset!r} is not an integer >= 0")
-    if problems:
+    if problems := page_problems(limit, offset):
         raise InvalidRequest("invalid paging", problems)
 
 

@@ -1,6 +1,7 @@
 """The model registry: every trained artefact's versions (expert adapters and models, pipeline
 outputs, policies, detectors) with status, exports, a model card and serving figures."""
 
+from embodied_ai.database import MAX_PAGE
 from embodied_ai.model_registry.card import model_card
 from embodied_ai.model_registry.performance import (
     DEFAULT_RETENTION_DAYS,
@@ -13,7 +14,6 @@ from embodied_ai.model_registry.performance import (
 )
 from embodied_ai.model_registry.store import (
     EVENTS,
-    MAX_PAGE,
     MODEL_LOADED,
     MODEL_REGISTERED,
     TRANSITIONS,

@@ -34,14 +34,13 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from embodied_ai.database import open_database, transaction
+from embodied_ai.database import open_database, page_problems, transaction
 from embodied_ai.errors import Conflict, InvalidRequest, NotFound
 from embodied_ai.jobs.models import finite_values, format_time, json_object
 from embodied_ai.listeners import Listeners
 
 log = logging.getLogger(__name__)
 
-MAX_PAGE = 1000            # the most models one list call returns
 DEFAULT_PAGE = 20          # seed 004's default limit
 ID_PREFIX = "mdl_"
 DEFAULT_LICENSE = "apache-2.0"   # our own weights (the Hugging Face card's license id)
@@ -260,13 +259,8 @@ def name_problems(name: object) -> list[str]:
     return []
 
 
-def _page(limit: int, offset: int) -> None:
-    problems = []
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        problems.append(f"limit: {limit!r} is not an integer from 1 to {MAX_PAGE}")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        problems.append(f"offset: {offset!r} is not an integer >= 0")
-    if problems:
+def _page(limit: int, offset: int = 0) -> None:
+    if problems := page_problems(limit, offset):
         raise InvalidRequest("invalid paging", problems)
 
 

@@ -32,7 +32,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from embodied_ai.database import open_database, transaction
+from embodied_ai.database import MAX_PAGE, open_database, transaction
 from embodied_ai.errors import InvalidRequest
 from embodied_ai.ops_logs.models import (
     LEVELS,
@@ -45,7 +45,6 @@ from embodied_ai.ops_logs.models import (
     parse_instant,
 )
 
-MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 DEFAULT_RETENTION_S = 7 * 24 * 3600.0
 DEFAULT_MAX_ROWS = 200_000

@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, cast
 
-from embodied_ai.database import open_database, transaction
+from embodied_ai.database import open_database, page_problems, transaction
 from embodied_ai.errors import Conflict, InvalidRequest, NotFound
 from embodied_ai.webhooks.models import (
     DELIVERY_STATUSES,
@@ -37,7 +37,6 @@ from embodied_ai.webhooks.models import (
 from embodied_ai.webhooks.urls import UrlPolicy
 
 MAX_DESCRIPTION = 500
-MAX_PAGE = 1000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS webhooks (
@@ -96,15 +95,6 @@ def _event_problems(events: object) -> list[str]:
     for event in events:
         if event not in EVENTS:
             problems.append(f"unknown event '{event}' (known: {', '.join(EVENTS)})")
-    return problems
-
-
-def _page_problems(limit: int, offset: int) -> list[str]:
-    problems = []
-    if not 1 <= limit <= MAX_PAGE:
-        problems.append(f"limit must be from 1 to {MAX_PAGE}")
-    if offset < 0:
-        problems.append("offset must not be negative")
     return problems
 
 
@@ -264,7 +254,7 @@ class WebhookStore:
     def deliveries(self, webhook_id: str, limit: int = 50, offset: int = 0,
                    status: DeliveryStatus | None = None) -> tuple[list[Delivery], int]:
         """A webhook's delivery log, newest first: (one page, the total)."""
-        problems = _page_problems(limit, offset)
+        problems = page_problems(limit, offset)
         if status is not None and status not in DELIVERY_STATUSES:
             problems.append(f"status must be one of: {', '.join(DELIVERY_STATUSES)}")
         if problems:
