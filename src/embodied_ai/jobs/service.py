@@ -7,8 +7,11 @@ get wrong is checked here and raised as an EmbodiedError with every problem list
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from embodied_ai.database import MAX_PAGE
 from embodied_ai.errors import EmbodiedError, InvalidRequest
 from embodied_ai.jobs.models import TERMINAL, Job, JobStatus
 from embodied_ai.jobs.runner import JobRunner
@@ -75,6 +78,26 @@ class JobsService:
             except EmbodiedError:   # a stored config the kind no longer accepts: the job still shows
                 detail = {}
         return {**job.to_dict(), "finished_steps": sorted(finished), "progress_detail": detail}
+
+    def follow(self, job: Job, cancel_requested: Callable[[], bool], running: Callable[[], bool],
+               period_s: float) -> Iterator[tuple[Job, str]]:
+        """The job and its newest log line, at most every ``period_s``, until it ends or ``running()``
+        turns false; once ``cancel_requested()`` the job is cancelled (a follower leaving is not a cancel)."""
+        seen = 0
+        while job.status not in TERMINAL and running():
+            if cancel_requested() and not job.cancel_requested:
+                job = self.cancel(job.id)
+            lines = self.store.logs(job.id, after_seq=seen, limit=MAX_PAGE)
+            seen = lines[-1].seq if lines else seen
+            yield job, lines[-1].message if lines else ""
+            time.sleep(period_s)
+            job = self.get(job.id)
+
+    @staticmethod
+    def outcome(job: Job) -> tuple[int, str]:
+        """An ended job's error code and message (0 and its status when it completed or was cancelled)."""
+        error = job.error or {}
+        return int(error.get("code", 0)), str(error.get("message", job.status.value))
 
     @staticmethod
     def to_json(value: Any) -> str:

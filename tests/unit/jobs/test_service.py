@@ -58,3 +58,13 @@ def test_bad_configs_and_filters_list_every_problem(service: JobsService) -> Non
     with pytest.raises(InvalidRequest) as bad_filter:
         service.list_jobs(status="sleeping")
     assert "sleeping" in bad_filter.value.problems[0]
+
+
+def test_follow_reports_until_the_job_ends_and_cancels_when_asked(service: JobsService) -> None:
+    job = service.submit("steps")
+    seen = list(service.follow(job, lambda: False, lambda: True, 0.01))
+    assert seen and service.get(job.id).status.value == "completed"
+    assert service.outcome(service.get(job.id)) == (0, "completed")
+    later = service.submit("steps", scheduled_at="2999-01-01T00:00:00Z")
+    followed = list(service.follow(later, lambda: True, lambda: True, 0.01))
+    assert followed and service.get(later.id).status.value == "cancelled"

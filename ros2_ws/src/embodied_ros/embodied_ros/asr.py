@@ -31,7 +31,6 @@ from rclpy.node import Node
 from std_msgs.msg import Bool
 
 from embodied_ai.speech.asr import Segment, SpeechRecognizer
-from embodied_ai.speech.audio import Audio, decode_audio
 from embodied_ai.speech.config import AsrNodeConfig
 from embodied_ai.speech.devices import Microphone, parse_device
 from embodied_ai.speech.errors import AudioFormatError, SpeechError
@@ -42,7 +41,7 @@ from embodied_ros.kit.goals import Ending, accept_cancel, accept_goal, finish, r
 from embodied_ros.kit.parameters import declare_parameters
 from embodied_ros.kit.qos import AUDIO, LATCHED, STATE
 from embodied_ros.kit.spin import Component, run_standalone
-from embodied_ros.speech_conversions import audio_from_msg, time_to_ns, transcript_msg
+from embodied_ros.speech_conversions import audio_from_msg, goal_audio, time_to_ns, transcript_msg
 
 
 class AsrNode(Node):
@@ -167,21 +166,6 @@ class AsrNode(Node):
         self._utterances.put(None)
         self._worker.join(timeout=5.0)
         self._action.destroy()
-
-
-def goal_audio(request: Transcribe.Goal) -> Audio:
-    """The one audio input a Transcribe goal gives (AudioFormatError for none or several)."""
-    given = [name for name, present in (("encoded_audio", len(request.encoded_audio) > 0),
-                                        ("audio", len(request.audio.data) > 0),
-                                        ("file_path", bool(request.file_path))) if present]
-    if len(given) != 1:
-        raise AudioFormatError(
-            f"give exactly one of encoded_audio, audio, file_path (got {', '.join(given) or 'none'})")
-    if given == ["encoded_audio"]:
-        return decode_audio(bytes(request.encoded_audio))
-    if given == ["audio"]:
-        return audio_from_msg(request.audio)
-    return decode_audio(request.file_path)
 
 
 def component(**node_options: Any) -> Component:

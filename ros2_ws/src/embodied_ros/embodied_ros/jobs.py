@@ -24,25 +24,11 @@ Parameters: those of embodied_ai.jobs.config.JobsNodeConfig (`ros2 param describ
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
+from embodied_interfaces import srv
 from embodied_interfaces.action import RunJob
 from embodied_interfaces.msg import JobEvent
-from embodied_interfaces.srv import (
-    CancelJob,
-    DeleteWebhook,
-    GetJob,
-    GetJobLogs,
-    GetOpsLogs,
-    ListJobs,
-    ListWebhookDeliveries,
-    ListWebhooks,
-    RedeliverWebhook,
-    RegisterWebhook,
-    SubmitJob,
-)
 from rcl_interfaces.msg import Log
 from rclpy.action import ActionServer
 from rclpy.action.server import ServerGoalHandle
@@ -51,13 +37,15 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from embodied_ai.errors import EmbodiedError
-from embodied_ai.jobs import TERMINAL, Job, JobKind, JobRunner, JobStatus, JobStore
+from embodied_ai.jobs import Job, JobKind, JobRunner, JobStatus, JobStore
 from embodied_ai.jobs.config import JobsNodeConfig
 from embodied_ai.jobs.service import JobsService
 from embodied_ai.ops_logs import OpsLogLine, OpsLogStore
+from embodied_ai.ops_logs.buffer import LogBuffer
 from embodied_ai.pipelines import PIPELINE_JOB, PipelineServices, pipeline_job_kind
 from embodied_ai.webhooks import DEFAULT_ALLOWED_HOSTS, Dispatcher, UrlPolicy, WebhookStore
 from embodied_ai.webhooks.events import job_announcer
+from embodied_ai.webhooks.service import WebhooksService
 from embodied_ros.kit.goals import Ending, accept_cancel, finish, refuse
 from embodied_ros.kit.parameters import declare_parameters
 from embodied_ros.kit.qos import STATE
@@ -67,6 +55,7 @@ from embodied_ros.kit.spin import Component, run_standalone
 # /rosout as rcl publishes it (reliable, transient local): a late start still gets recent lines.
 ROSOUT = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 ROSOUT_FLUSH_S = 1.0
+ENDINGS = {JobStatus.COMPLETED: Ending.SUCCEEDED, JobStatus.CANCELLED: Ending.CANCELED}   # else aborted
 
 
 def job_kinds(config: JobsNodeConfig) -> dict[str, JobKind]:
@@ -84,30 +73,29 @@ class JobsNode(Node):
         self._store = JobStore(config.database())
         self._runner = JobRunner(self._store, job_kinds(config), workers=config.workers, poll_s=config.poll_s)
         self.jobs = JobsService(self._store, self._runner)
-        queries = MutuallyExclusiveCallbackGroup()   # quick reads and writes of the database
-        for kind, name, work in ((SubmitJob, "submit_job", self._on_submit), (GetJob, "get_job", self._on_get),
-                                 (ListJobs, "list_jobs", self._on_list), (CancelJob, "cancel_job", self._on_cancel),
-                                 (GetJobLogs, "get_job_logs", self._on_logs)):
-            self.create_service(kind, name, answer(work), callback_group=queries)
         policy = UrlPolicy(config.allowed_hosts() or DEFAULT_ALLOWED_HOSTS)
         self._webhooks = WebhookStore(config.database(), policy)
         self._dispatcher = Dispatcher(self._webhooks, policy)
+        self.webhooks = WebhooksService(self._webhooks, self._dispatcher)
         self._runner.on_event(job_announcer(self._webhooks, self._dispatcher))
         self._job_events = self.create_publisher(JobEvent, "job_events", STATE)
         self._runner.on_event(self._publish_job_event)
-        for kind, name, work in ((RegisterWebhook, "register_webhook", self._on_register_webhook),
-                                 (ListWebhooks, "list_webhooks", self._on_list_webhooks),
-                                 (DeleteWebhook, "delete_webhook", self._on_delete_webhook),
-                                 (ListWebhookDeliveries, "list_webhook_deliveries", self._on_deliveries),
-                                 (RedeliverWebhook, "redeliver_webhook", self._on_redeliver)):
-            self.create_service(kind, name, answer(work), callback_group=queries)
         self._dispatcher.start()
         self._ops_logs = OpsLogStore(config.database())
-        self._rosout: list[OpsLogLine] = []   # appended by the subscription, stored once a second
-        self._rosout_lock = threading.Lock()
+        self._rosout = LogBuffer(self._ops_logs)   # filled by the subscription, stored once a second
+        queries = MutuallyExclusiveCallbackGroup()   # quick reads and writes of the database
         self.create_subscription(Log, "/rosout", self._on_rosout, ROSOUT, callback_group=queries)
-        self.create_timer(ROSOUT_FLUSH_S, self._store_rosout, callback_group=queries)
-        self.create_service(GetOpsLogs, "get_ops_logs", answer(self._on_ops_logs), callback_group=queries)
+        self.create_timer(ROSOUT_FLUSH_S, self._rosout.flush, callback_group=queries)
+        for kind, name, work in (
+                (srv.SubmitJob, "submit_job", self._on_submit), (srv.GetJob, "get_job", self._on_get),
+                (srv.ListJobs, "list_jobs", self._on_list), (srv.CancelJob, "cancel_job", self._on_cancel),
+                (srv.GetJobLogs, "get_job_logs", self._on_logs), (srv.GetOpsLogs, "get_ops_logs", self._on_ops_logs),
+                (srv.RegisterWebhook, "register_webhook", self._on_register_webhook),
+                (srv.ListWebhooks, "list_webhooks", self._on_list_webhooks),
+                (srv.DeleteWebhook, "delete_webhook", self._on_delete_webhook),
+                (srv.ListWebhookDeliveries, "list_webhook_deliveries", self._on_deliveries),
+                (srv.RedeliverWebhook, "redeliver_webhook", self._on_redeliver)):
+            self.create_service(kind, name, answer(work), callback_group=queries)
         # A followed job holds a thread for its whole run: reentrant.
         ActionServer(self, RunJob, "run_job", self._execute_run, callback_group=ReentrantCallbackGroup(),
                      cancel_callback=accept_cancel)
@@ -148,18 +136,11 @@ class JobsNode(Node):
 
     # -- operations logs -----------------------------------------------------------------
     def _on_rosout(self, msg: Any) -> None:
-        line = OpsLogLine.from_ros(msg.stamp.sec + msg.stamp.nanosec * 1e-9, msg.level, msg.name, msg.msg,
-                                   msg.file, msg.function, msg.line)
-        with self._rosout_lock:
-            self._rosout.append(line)
-
-    def _store_rosout(self) -> None:
-        with self._rosout_lock:
-            batch, self._rosout = self._rosout, []
-        self._ops_logs.append(batch)   # one transaction a second, and the pruning when due
+        self._rosout.add(OpsLogLine.from_ros(msg.stamp.sec + msg.stamp.nanosec * 1e-9, msg.level, msg.name, msg.msg,
+                                             msg.file, msg.function, msg.line))
 
     def _on_ops_logs(self, request: Any, response: Any) -> Any:
-        self._store_rosout()   # what came until now is in the answer
+        self._rosout.flush()   # what came until now is in the answer
         lines, cursor = self._ops_logs.query(request.service or None, request.level or None, request.since or None,
                                              request.until or None, request.limit or 100, request.cursor or None)
         response.logs_json, response.next_cursor = self.jobs.to_json(lines), cursor or ""
@@ -167,29 +148,25 @@ class JobsNode(Node):
 
     # -- webhooks -----------------------------------------------------------------------
     def _on_register_webhook(self, request: Any, response: Any) -> Any:
-        webhook = self._webhooks.register(request.url, list(request.events), request.secret or None,
-                                          request.description)
-        response.webhook_json = self.jobs.to_json(webhook.to_dict(include_secret=True))
+        response.webhook_json = self.jobs.to_json(self.webhooks.register(request.url, request.events, request.secret,
+                                                                         request.description))
         return response
 
     def _on_list_webhooks(self, request: Any, response: Any) -> Any:
-        response.webhooks_json = self.jobs.to_json([w.to_dict() for w in self._webhooks.list_webhooks()])
+        response.webhooks_json = self.jobs.to_json(self.webhooks.list_webhooks())
         return response
 
     def _on_delete_webhook(self, request: Any, response: Any) -> Any:
-        self._webhooks.delete_webhook(request.webhook_id)
-        response.message = f"webhook {request.webhook_id} deleted"
+        self.webhooks.delete(request.webhook_id)
         return response
 
     def _on_deliveries(self, request: Any, response: Any) -> Any:
-        self._webhooks.get_webhook(request.webhook_id)   # NotFound for an unknown webhook
-        page, total = self._webhooks.deliveries(request.webhook_id, limit=request.limit or 50, offset=request.offset)
-        response.deliveries_json, response.total = self.jobs.to_json([d.to_dict() for d in page]), total
+        page, response.total = self.webhooks.deliveries(request.webhook_id, request.limit, request.offset)
+        response.deliveries_json = self.jobs.to_json(page)
         return response
 
     def _on_redeliver(self, request: Any, response: Any) -> Any:
-        response.delivery_json = self.jobs.to_json(self._webhooks.redeliver(request.delivery_id).to_dict())
-        self._dispatcher.wake()
+        response.delivery_json = self.jobs.to_json(self.webhooks.redeliver(request.delivery_id))
         return response
 
     # -- run_job ------------------------------------------------------------------------
@@ -199,30 +176,19 @@ class JobsNode(Node):
             job = self.jobs.submit(goal.type, goal.config_json, goal.priority)
         except EmbodiedError as exc:
             return refuse(goal_handle, result, exc.code, str(exc))
-        seen = 0
-        while job.status not in TERMINAL and self.context.ok():
-            if goal_handle.is_cancel_requested and not job.cancel_requested:
-                job = self.jobs.cancel(job.id)
-            lines, _ended = self.jobs.logs(job.id, after_seq=seen, limit=1000)
-            seen = lines[-1]["seq"] if lines else seen
+        for job, newest in self.jobs.follow(job, lambda: goal_handle.is_cancel_requested, self.context.ok,
+                                            self.config.feedback_period_s):
             goal_handle.publish_feedback(RunJob.Feedback(job_id=job.id, status=job.status.value,
-                                                         progress=float(job.progress),
-                                                         message=lines[-1]["message"] if lines else ""))
-            time.sleep(self.config.feedback_period_s)
-            job = self.jobs.get(job.id)
+                                                         progress=float(job.progress), message=newest))
+        job = self.jobs.get(job.id)
         result.job_json = self.jobs.to_json(self.jobs.view(job))
-        if job.status is JobStatus.COMPLETED:
-            return finish(goal_handle, result, Ending.SUCCEEDED, 0, "completed")
-        error = job.error or {}
-        ending = Ending.CANCELED if job.status is JobStatus.CANCELLED else Ending.ABORTED
-        return finish(goal_handle, result, ending, int(error.get("code", 0)),
-                      str(error.get("message", job.status.value)))
+        return finish(goal_handle, result, ENDINGS.get(job.status, Ending.ABORTED), *self.jobs.outcome(job))
 
     def shutdown(self) -> None:
         if not self._runner.stop(timeout=10.0):
             self.get_logger().warning("a job did not stop in time: it is recovered on the next start")
         self._dispatcher.stop()
-        self._store_rosout()
+        self._rosout.flush()
         self._ops_logs.close()
         self._webhooks.close()
         self._store.close()
