@@ -1,32 +1,9 @@
 // Operator dashboard: live state over the WebSocket (/ws: hardware and cameras channels),
 // actions over the REST API. No build step; plain browser APIs only.
+// The key field, authHeaders and api() are common.js's.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
-const keyInput = $("api-key");
-keyInput.value = sessionStorage.getItem("embodied-api-key") || "";
-keyInput.addEventListener("change", () => {
-  sessionStorage.setItem("embodied-api-key", keyInput.value.trim());
-  connect();
-});
-
-function authHeaders(extra = {}) {
-  const key = keyInput.value.trim();
-  return key ? { ...extra, Authorization: `Bearer ${key}` } : extra;
-}
-
-function errorText(body, status) {
-  const error = body && body.error;
-  if (!error) return `HTTP ${status}`;
-  return `${error.code} ${error.message}${error.details ? ": " + JSON.stringify(error.details) : ""}`;
-}
-
-async function api(method, path, options = {}) {
-  const response = await fetch(path, { method, ...options, headers: authHeaders(options.headers) });
-  const body = await response.json().catch(() => null);
-  if (!response.ok || (body && body.success === false)) throw new Error(errorText(body, response.status));
-  return body.data;
-}
+onKeyChange(() => connect());
 
 // -- live state -------------------------------------------------------------------------
 let socket = null;

@@ -1,37 +1,17 @@
 // Jobs page: the job list (REST, refreshed by the WebSocket's jobs channel), a job's pipeline as
 // a DAG of its steps and their states, its live log (SSE, /v1/logs/stream) and its loss curve
 // (the METRIC lines that carry a loss). No build step; plain browser APIs only.
+// The key field, authHeaders and api() are common.js's.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
-const keyInput = $("api-key");
-keyInput.value = sessionStorage.getItem("embodied-api-key") || "";
-keyInput.addEventListener("change", () => {
-  sessionStorage.setItem("embodied-api-key", keyInput.value.trim());
-  refreshJobs();
-});
-
-function authHeaders() {
-  const key = keyInput.value.trim();
-  return key ? { Authorization: `Bearer ${key}` } : {};
-}
-
-async function api(path) {
-  const response = await fetch(path, { headers: authHeaders() });
-  const body = await response.json().catch(() => null);
-  if (!response.ok || !body || body.success === false) {
-    const error = body && body.error;
-    throw new Error(error ? `${error.code} ${error.message}` : `HTTP ${response.status}`);
-  }
-  return body.data;
-}
+onKeyChange(() => refreshJobs());
 
 // -- the job list ---------------------------------------------------------------------------
 let selected = null;
 
 async function refreshJobs() {
   try {
-    const page = await api("/v1/jobs?limit=50");
+    const page = await api("GET", "/v1/jobs?limit=50");
     $("jobs-total").textContent = `${page.jobs.length} of ${page.pagination.total}`;
     const rows = page.jobs.map((job) => {
       const row = document.createElement("tr");
@@ -47,7 +27,7 @@ async function refreshJobs() {
       return row;
     });
     $("jobs").replaceChildren(...rows);
-    if (selected !== null) showJob(await api(`/v1/jobs/${selected}`));
+    if (selected !== null) showJob(await api("GET", `/v1/jobs/${selected}`));
   } catch (error) {
     $("jobs-total").textContent = error.message;
   }
@@ -63,7 +43,7 @@ async function select(jobId) {
   $("job-log").replaceChildren();
   losses = [];
   drawLoss();
-  showJob(await api(`/v1/jobs/${jobId}`));
+  showJob(await api("GET", `/v1/jobs/${jobId}`));
   follow(jobId);
 }
 
@@ -92,7 +72,7 @@ function follow(jobId) {
 }
 
 async function pollHistory(jobId, after) {
-  const page = await api(`/v1/logs/history/${jobId}?after=${after}&limit=1000`);
+  const page = await api("GET", `/v1/logs/history/${jobId}?after=${after}&limit=1000`);
   page.logs.forEach(addLine);
   const last = page.logs.length ? page.logs[page.logs.length - 1].seq : after;
   if (!page.ended && selected === jobId) setTimeout(() => pollHistory(jobId, last), 1000);
