@@ -1,7 +1,7 @@
 """The expert registry, datasets, training jobs, resize and router retraining, live: HTTP →
-bridge → the experts node's services and actions → the core → back, with the Robot API's shapes
-and codes; then the same ROS interfaces from a plain rclpy client, as `ros2 service call` or
-`ros2 action send_goal` would use them.
+bridge → the experts node's services and the jobs node's training jobs → the core → back, with the
+Robot API's shapes and codes; then the same ROS interfaces from a plain rclpy client, as
+`ros2 service call` or `ros2 action send_goal` would use them.
 
 Training is kept tiny: a few rows, LoRA for two steps, or a from-scratch model of d_model 64
 (a step takes milliseconds; its ONNX export ~10-30 s on the loaded 2-core machine).
@@ -47,10 +47,12 @@ def unique(prefix: str) -> str:
 
 @pytest.fixture(scope="module")
 def registry(client, http) -> None:
-    """The experts node's registry services are up (it starts slower than the bridge)."""
+    """The experts node's registry services and the jobs node's training are up (they start slower
+    than the bridge)."""
     client.wait_until(lambda: client.node.count_services("/list_experts") > 0
-                      and client.node.count_services("/train_expert/_action/send_goal") > 0,
-                      EXPERTS_START_S, "the experts node's registry services")
+                      and client.node.count_services("/train_expert/_action/send_goal") > 0
+                      and client.node.count_services("/add_dataset") > 0,
+                      EXPERTS_START_S, "the experts node's registry services and the jobs node's training")
 
 
 UNFINISHED = ("queued", "running", "stopping", "registering")
@@ -197,12 +199,12 @@ def test_lora_training_reports_progress_on_the_websocket_and_registers_a_version
 
 
 def test_a_new_bridge_process_reads_the_same_job_status(graph, finished_lora_job: FinishedJob):
-    """Job status lives with the experts node (its status files), not in a bridge: a bridge
-    started after the job ended (as after a restart) answers the same."""
+    """Job status lives with the jobs node (the job's record and its run's status file), not in a
+    bridge: a bridge started after the job ended (as after a restart) answers the same."""
     bridge = BridgeProcess("rest_bridge_restarted", state_dir=str(graph.bridge_state_dir))
     try:
         with httpx.Client(base_url=bridge.url(), timeout=60) as fresh:
-            deadline = time.monotonic() + 30  # the new bridge discovers the experts node first
+            deadline = time.monotonic() + 30  # the new bridge discovers the jobs node first
             while (response := fresh.get(f"/v1/training/{finished_lora_job.job_id}/status")).status_code == 503:
                 assert time.monotonic() < deadline, response.text
                 time.sleep(0.5)
@@ -218,8 +220,8 @@ def test_training_refusals_carry_seed_codes(http, registry):
     expert = create(http, unique("no_data"))
     assert_envelope_error(http.post("/v1/training/start", json={"expert_id": expert, "dataset_id": 999999}), 400, 2001)
     assert_envelope_error(http.post("/v1/training/start", json={"expert_id": expert, "dataset_id": 0}), 400, 2001)
-    assert_envelope_error(http.get("/v1/training/999999/status"), 422, 2000)
-    assert_envelope_error(http.post("/v1/training/999999/stop"), 422, 2000)
+    assert_envelope_error(http.get("/v1/training/999999/status"), 404, 404)
+    assert_envelope_error(http.post("/v1/training/999999/stop"), 404, 404)
     assert_envelope_error(http.post("/v1/training/start", json={"expert_id": expert, "dataset_id": 1,
                                                                 "batch_size": 0}), 400, 400)
 
@@ -320,12 +322,12 @@ def test_the_ros_interfaces_answer_a_plain_rclpy_client(client, http, graph, reg
     client.wait_until(lambda: any(f.current_step >= 2 for f in feedback), JOB_S, "training feedback")
     job_id = feedback[0].job_id
     status = client.call(GetTrainingStatus, "/training_status", GetTrainingStatus.Request(job_id=job_id))
-    assert status.success and status.active and bytes(status.goal_id) == bytes(handle.goal_id.uuid)
+    assert status.success and status.status == "running" and status.current_step >= 2
     cancel = handle.cancel_goal_async()
     client._wait_future(cancel, 10, "cancel response")
     result = client.result(handle, timeout=JOB_S)
     assert result.result.status == "stopped" and result.result.checkpoint_saved and result.result.job_id == job_id
     final = client.call(GetTrainingStatus, "/training_status", GetTrainingStatus.Request(job_id=job_id))
-    assert final.status == "stopped" and not final.active and final.checkpoint_saved
-    # The bridge reads the same job from the experts node.
+    assert final.status == "stopped" and final.checkpoint_saved
+    # The bridge reads the same job from the jobs node.
     assert http.get(f"/v1/training/{job_id}/status").json()["data"]["status"] == "stopped"

@@ -12,6 +12,7 @@ import json
 import time
 
 import httpx
+import pytest
 import websockets
 
 from tests.graph.bridge_helpers import base_url, http  # noqa: F401  (fixtures)
@@ -35,6 +36,13 @@ def pipeline(file_path: str) -> dict:
         "edges": [{"from_agent": "dataset", "to_agent": "validation"},
                   {"from_agent": "validation", "to_agent": "preprocessing"}],
         "global_config": {"max_retries": 1}}}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def jobs_node(client) -> None:
+    """The jobs node (a process of its own, started with the graph) serves."""
+    client.wait_until(lambda: client.node.count_services("/submit_job") > 0
+                      and client.node.count_services("/register_webhook") > 0, 120, "the jobs node's services")
 
 
 def test_a_pipeline_runs_and_its_log_streams_live(graph: LaunchedGraph, http: httpx.Client) -> None:  # noqa: F811

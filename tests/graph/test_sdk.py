@@ -65,7 +65,7 @@ def test_experts_registry_and_training_through_the_sdk(sdk, client):
     assert dataset.num_samples == 1
     with pytest.raises(ApiError) as unknown:
         sdk.training.status(987654)
-    assert (unknown.value.status, unknown.value.code) == (422, 2000)
+    assert (unknown.value.status, unknown.value.code) == (404, 404)
     assert sdk.experts.delete(created.id, hard_delete=True).status == "hard_deleted"
     with pytest.raises(ApiError) as gone:
         sdk.experts.get(created.id)

@@ -23,10 +23,12 @@ from embodied_ai.bridge.metrics import BridgeMetrics
 from embodied_ai.bridge.middleware import RateLimitHeaders, RequestTiming
 from embodied_ai.bridge.ports import Ports
 from embodied_ai.bridge.routes import (
+    datasets,
     experts,
     hardware,
     inference,
     jobs,
+    models,
     monitoring,
     multimodal,
     openai,
@@ -67,9 +69,10 @@ def create_app(ports: Ports, settings: BridgeSettings, keys: ApiKeyStore | None 
     app.state.started_at, app.state.started_at_wall = time.monotonic(), time.time()
     install_error_handlers(app)
 
-    for module in (experts, training, jobs, webhooks, operations, inference, router, multimodal, hardware, monitoring,
-                   openai):
+    for module in (experts, datasets, training, jobs, webhooks, operations, inference, router, multimodal, hardware,
+                   monitoring, openai):
         app.include_router(module.router)
+    app.include_router(models.router)   # GET /v1/models: OpenAI's list too
     app.include_router(monitoring.prometheus)
     app.include_router(websocket.router)
     if settings.dashboard:

@@ -37,6 +37,7 @@ import numpy as np
 from embodied_ai.experts.paths import cache_dir
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+BASE_MODEL = "SmolLM2-135M-Instruct"   # what the shared base is, as cards and the registry name it
 # Projections that carry a LoRA branch, in HF (PEFT) names and in the builder's ONNX names.
 LORA_MODULES: dict[str, str] = {
     "q_proj": "attn/q_proj", "k_proj": "attn/k_proj", "v_proj": "attn/v_proj", "o_proj": "attn/o_proj",

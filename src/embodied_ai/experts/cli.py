@@ -1,4 +1,5 @@
-"""`embodied experts ...`: build the base, list experts, generate, train (with a progress bar)."""
+"""`embodied experts ...`: build the base, list experts, generate. Training is a job of the jobs node:
+`embodied jobs submit JOB.json` with ``{"type": "training", "config": {"expert_id": ..., "dataset_id": ...}}``."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:  # the service loads the engine's libraries: only when a comma
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    experts = commands.add_parser("experts", help="the mixture of experts: build, list, generate, train")
+    experts = commands.add_parser("experts", help="the mixture of experts: build, list, generate")
     experts.add_argument("--state-dir", help="default: $EMBODIED_STATE_DIR or ~/.local/state/embodied")
     sub = experts.add_subparsers(dest="experts_command", required=True)
     build = sub.add_parser("build-base", help="convert the GGUF into the shared ONNX base (cached)")
@@ -28,12 +29,6 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     generate.add_argument("--expert", default="", help='name or id; "" = the router chooses')
     generate.add_argument("--max-tokens", type=int, default=128)
     generate.add_argument("--temperature", type=float, default=0.0)
-    train = sub.add_parser("train", help="train a LoRA for an expert on a dataset (JSONL / TXT / CSV)")
-    train.add_argument("expert")
-    train.add_argument("dataset", type=Path)
-    train.add_argument("--max-steps", type=int, default=200)
-    train.add_argument("--learning-rate", type=float, default=6e-4)
-    train.add_argument("--batch-size", type=int, default=8)
     experts.set_defaults(func=run)
 
 
@@ -84,29 +79,4 @@ def _run(args: argparse.Namespace) -> int:
               f"TTFT {r.time_to_first_token_ms:.0f} ms, {r.tokens_per_second:.1f} tok/s, {r.finish_reason}]",
               file=sys.stderr)
         return 0
-    if args.experts_command == "train":
-        from tqdm import tqdm
-
-        from embodied_ai.experts.training import TrainingConfig, TrainingStatus
-
-        config = TrainingConfig(max_steps=args.max_steps, learning_rate=args.learning_rate, batch_size=args.batch_size)
-        job = service.start_training(args.expert, args.dataset, config)
-        with tqdm(total=args.max_steps, desc=f"training {args.expert}", unit="step") as bar:
-            def show(status: TrainingStatus) -> None:
-                bar.update(status.current_step - bar.n)
-                bar.set_postfix(loss=status.current_loss, eta_s=status.eta_seconds)
-
-            job.on_progress = show
-            thread = service._threads[job.request.job_id]
-            try:
-                while thread.is_alive():
-                    thread.join(0.5)
-            except KeyboardInterrupt:
-                print("\nstopping: saving a checkpoint", file=sys.stderr)
-                service.stop_training(job.request.job_id)
-        status = job.status
-        print(f"{status.status}: step {status.current_step}/{status.total_steps}, loss {status.current_loss}, "
-              f"{status.elapsed_seconds:.0f} s; job {job.request.job_id} ({job.directory})")
-        service.close()
-        return 0 if status.status in ("completed", "stopped") else 1
     return 2

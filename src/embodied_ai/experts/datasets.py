@@ -443,7 +443,7 @@ TEXT_COLUMN_NAMES = ("text", "content", "prompt", "instruction", "question", "in
 # The REST upload refuses larger files before reading them (the issue's bad input is 200 MB).
 DEFAULT_MAX_DATASET_BYTES = 100 * 1024 * 1024
 PREVIEW_DEFAULT_LIMIT = 10
-PREVIEW_MAX_LIMIT = 1000
+PREVIEW_MAX_LIMIT = 100    # seed 004: "limit: Number of samples (default: 10, max: 100)"
 # How many row errors an analysis carries (they are counted in full).
 MAX_REPORTED_ERRORS = 20
 

@@ -1,10 +1,11 @@
-"""Measured quality of an expert on held-out rows, through the same engine that serves it."""
+"""Measured quality of an expert on held-out rows, through the same engine that serves it; of a model not
+served yet (a pipeline's), with torch: loss, perplexity and greedy exact match."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,21 +109,38 @@ def completion_perplexity(hf_dir: Path, rows_path: Path, peft_dir: Path | None =
     """Perplexity of the held-out completions (the tokens an expert must write, in the chat
     format it is trained and served with) under the decoded quantized base, with the PEFT
     adapter when given. Torch forward passes only; ``threads`` as in training."""
-    import math
+    model, tokenizer = load_causal_lm(hf_dir, peft_dir, threads=threads)
+    return completion_loss(model, tokenizer, rows_path, max_length)
 
+
+def load_causal_lm(hf_dir: Path, peft_dir: Path | None = None, tokenizer_dir: Path | None = None,
+                   threads: int = 1) -> tuple[Any, Any]:
+    """(model, tokenizer) to evaluate with torch: ``hf_dir``'s model in float32, eval mode, with the PEFT
+    adapter at ``peft_dir`` applied when given; the tokenizer from ``tokenizer_dir`` (default ``hf_dir``: a
+    model trained from scratch saves none, its tokenizer is the base's)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from embodied_ai.experts.training import ChatDataset, TrainingConfig
-
     torch.set_num_threads(threads)
-    tokenizer = AutoTokenizer.from_pretrained(hf_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir or hf_dir)
     model: Any = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32)  # or the PEFT model over it
     if peft_dir is not None:
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, peft_dir)
-    model.eval()
+    return model.eval(), tokenizer
+
+
+def completion_loss(model: Any, tokenizer: Any, rows_path: Path, max_length: int = 160) -> dict[str, float]:
+    """Mean negative log-likelihood per token (``mean_nll``) and perplexity of the rows at ``rows_path`` on
+    the tokens training puts its loss on (`training.ChatDataset`: an answer and its end of turn, or the whole
+    of a text row), with their counts."""
+    import math
+
+    import torch
+
+    from embodied_ai.experts.training import ChatDataset, TrainingConfig
+
     data = ChatDataset(rows_path, tokenizer, TrainingConfig(max_length=max_length))
     total_nll, total_tokens = 0.0, 0
     with torch.no_grad():
@@ -138,3 +156,66 @@ def completion_perplexity(hf_dir: Path, rows_path: Path, peft_dir: Path | None =
     mean = total_nll / max(1, total_tokens)
     return {"perplexity": round(math.exp(mean), 3), "mean_nll": round(mean, 4), "tokens": total_tokens,
             "examples": len(data)}
+
+
+@dataclass(frozen=True)
+class ExpectedAnswer:
+    """What a row asks and the answer it expects, in the chat format training uses."""
+
+    prompt: str                 # the user turn
+    system: str
+    answer: str
+
+
+def expected_answer(row: dict[str, Any]) -> ExpectedAnswer | None:
+    """The question and answer of a training row (``prompt``/``completion``, or ``messages``: the last user
+    turn and the final assistant turn, as `training.ChatDataset` reads them); None for a text row."""
+    if isinstance(row.get("messages"), list) and row["messages"]:
+        messages = row["messages"]
+        system = next((m["content"] for m in messages if m.get("role") == "system"), "")
+        user = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), None)
+        if user is None or messages[-1].get("role") != "assistant":
+            return None
+        return ExpectedAnswer(str(user), str(system), str(messages[-1]["content"]))
+    if isinstance(row.get("prompt"), str) and isinstance(row.get("completion"), str):
+        return ExpectedAnswer(row["prompt"], str(row.get("system", "")), row["completion"])
+    return None
+
+
+def normalise_answer(text: str) -> str:
+    """An answer as exact match compares it: whitespace runs made one space, stripped, case folded."""
+    return " ".join(text.split()).casefold()
+
+
+def generated_exact_match(model: Any, tokenizer: Any, questions: Sequence[ExpectedAnswer], max_tokens: int = 128,
+                          on_row: Callable[[int], None] = lambda _done: None) -> EvaluationReport:
+    """Greedy generation with torch (the model as `load_causal_lm` gives it) for each question, in the chat
+    format; ``exact`` counts answers equal to the expected one after `normalise_answer`, ``valid`` the
+    non-empty ones. Each answer may run to the expected answer's length plus 16 tokens (at most
+    ``max_tokens``) and ends at the end-of-turn token. ``on_row(done)`` after each row (progress, cancel)."""
+    import torch
+
+    from embodied_ai.experts.prompts import END_OF_TURN, chat_prompt
+
+    stops = [t for t in {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids(END_OF_TURN)}
+             if isinstance(t, int) and t != tokenizer.unk_token_id]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (stops or [0])[0]
+    report = EvaluationReport(examples=len(questions), exact=0, valid=0)
+    for done, question in enumerate(questions, start=1):
+        ids = tokenizer(chat_prompt(question.prompt, question.system), return_tensors="pt",
+                        add_special_tokens=False)["input_ids"]
+        budget = len(tokenizer(question.answer, add_special_tokens=False)["input_ids"]) + 16
+        with torch.no_grad():
+            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                 max_new_tokens=min(budget, max_tokens), eos_token_id=stops or None,
+                                 pad_token_id=pad)
+        new = [int(t) for t in out[0, ids.shape[1]:]]
+        cut = next((i for i, t in enumerate(new) if t in stops), len(new))
+        got = tokenizer.decode(new[:cut], skip_special_tokens=True)
+        report.valid += bool(got.strip())
+        if normalise_answer(got) == normalise_answer(question.answer):
+            report.exact += 1
+        else:
+            report.failures.append({"prompt": question.prompt, "expected": question.answer, "got": got})
+        on_row(done)
+    return report

@@ -75,15 +75,6 @@ CREATE TABLE IF NOT EXISTS datasets (
     size_bytes INTEGER NOT NULL,        -- of the uploaded file
     created_at TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS training_jobs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- the Robot API's integer job_id
-    job_key TEXT NOT NULL UNIQUE,          -- the job's folder under jobs/ (its status.json)
-    expert_id INTEGER NOT NULL,
-    dataset_id INTEGER,
-    kind TEXT NOT NULL,                    -- lora | scratch
-    version INTEGER NOT NULL DEFAULT 0,    -- the version it made, once completed
-    created_at TEXT NOT NULL
-);
 """
 
 
@@ -152,17 +143,6 @@ class DatasetRecord:
     invalid_rows: int
     duplicates_removed: int
     size_bytes: int
-    created_at: str
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    id: int
-    job_key: str
-    expert_id: int
-    dataset_id: int | None
-    kind: str
-    version: int
     created_at: str
 
 
@@ -306,7 +286,7 @@ class ExpertRegistry:
             raise EmbodiedError(f"expert '{expert.name}' has no trained version yet", ErrorCode.EXPERT_NOT_READY)
         return current.kind, (self.state_dir / current.path) if current.path else None
 
-    # -- datasets and training jobs -----------------------------------------------------
+    # -- datasets -----------------------------------------------------
     def add_dataset(self, expert_id: int, name: str, path: str, format: str, rows: int, invalid_rows: int,
                     duplicates_removed: int, size_bytes: int) -> DatasetRecord:
         with self._transaction() as db:
@@ -325,34 +305,11 @@ class ExpertRegistry:
         return DatasetRecord(**dict(row))
 
     def latest_dataset(self, expert_id: int) -> DatasetRecord | None:
-        """The newest dataset uploaded for the expert, else the one its newest job trained on."""
+        """The newest dataset uploaded for the expert."""
         with self._lock:
             row = self._db.execute("SELECT id FROM datasets WHERE expert_id=? ORDER BY id DESC LIMIT 1",
                                    (expert_id,)).fetchone()
-            if row is None:
-                row = self._db.execute("SELECT dataset_id AS id FROM training_jobs WHERE expert_id=? "
-                                       "AND dataset_id IS NOT NULL ORDER BY id DESC LIMIT 1", (expert_id,)).fetchone()
         return self.dataset(row["id"]) if row is not None else None
-
-    def add_job(self, job_key: str, expert_id: int, dataset_id: int | None, kind: str) -> JobRecord:
-        with self._transaction() as db:
-            cursor = db.execute("INSERT INTO training_jobs(job_key, expert_id, dataset_id, kind, created_at) "
-                                "VALUES (?, ?, ?, ?, ?)", (job_key, expert_id, dataset_id, kind, _now()))
-            job_id = int(cursor.lastrowid or 0)
-        return self.job(job_id)
-
-    def job(self, key: int | str) -> JobRecord:
-        """By the Robot API's integer id, or by the job's folder name."""
-        column = "id" if isinstance(key, int) else "job_key"
-        with self._lock:
-            row = self._db.execute(f"SELECT * FROM training_jobs WHERE {column}=?", (key,)).fetchone()
-        if row is None:
-            raise EmbodiedError(f"training job {key} does not exist", ErrorCode.TRAINING_FAILED)
-        return JobRecord(**dict(row))
-
-    def set_job_version(self, job_key: str, version: int) -> None:
-        with self._transaction() as db:
-            db.execute("UPDATE training_jobs SET version=? WHERE job_key=?", (version, job_key))
 
     # -- delete -------------------------------------------------------------------------
     def delete(self, key: int | str, hard: bool = False) -> None:

@@ -100,6 +100,8 @@ class TrainingJob:
         self.directory = jobs_root / request.job_id
         self._stop = threading.Event()
         self.on_progress: Callable[[TrainingStatus], None] = lambda _: None
+        # Asked after every optimiser step: True stops the run as ``stop`` does (a job's cancel flag).
+        self.stop_when: Callable[[], bool] = lambda: False
         if (self.directory / STATUS_FILE).is_file():
             self.status = TrainingStatus(**json.loads((self.directory / STATUS_FILE).read_text()))
         else:
@@ -206,6 +208,8 @@ class TrainingJob:
 
         class Progress(TrainerCallback):
             def on_step_end(self, args: Any, state: Any, control: Any, **_: Any) -> None:
+                if not job._stop.is_set() and job.stop_when():
+                    job._stop.set()
                 if job._stop.is_set():
                     control.should_save = True
                     control.should_training_stop = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,6 +24,8 @@ class JobsNodeConfig(BaseModel):
         "how often an idle worker looks for a scheduled job that has come due, s"))
     feedback_period_s: float = Field(default=0.5, gt=0, le=10, description=(
         "how often run_job reports a followed job's progress, s"))
+    base_precision: Literal["int8", "int4", "fp32"] = Field(default="int8", description=(
+        "precision of the shared base that training jobs adapt (the experts node's base_precision)"))
     webhook_allowed_hosts: list[str] = Field(default=[""], description=(
         "hosts webhooks may be sent to: names, IP addresses or networks (CIDR); [''] = loopback only"))
 

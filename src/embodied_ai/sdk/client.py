@@ -9,9 +9,11 @@
     for token in client.inference.stream(prompt="Count to five"):
         print(token, end="")
     client.hardware.move("shoulder_pitch_r", 45.0, duration_ms=1000)
+    dataset = client.datasets.upload("training_data.csv")    # seed 004 (expert_id=...: seed 000)
     job = client.jobs.submit(pipeline_config={...})          # seed 004
     for line in client.logs.stream(job.job_id):
         print(line.agent, line.message)
+    client.models.download("kitchen", format="onnx_adapter", dest=".")   # seed 004 (load / unload: seed 002)
 
 Answers are the bridge's own pydantic models (``embodied_ai.bridge.schemas``), unwrapped from
 the envelope; an error envelope raises ``ApiError``. 429 and 503 (and a refused connection)
@@ -20,9 +22,11 @@ are retried with back-off, honouring Retry-After: both mean the request was not 
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from email.message import Message
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,14 +35,16 @@ from httpx_sse import connect_sse
 from pydantic import TypeAdapter
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from embodied_ai.bridge.schemas.datasets import DatasetData, DatasetList, DatasetPreview
 from embodied_ai.bridge.schemas.experts import ExpertCreated, ExpertDeleted, ExpertDetail, ExpertPage
 from embodied_ai.bridge.schemas.hardware import EmergencyStopResult, GraspResult, Sensors, ServoMoved
 from embodied_ai.bridge.schemas.inference import BatchResults, Generated, StreamToken
 from embodied_ai.bridge.schemas.jobs import JobData, JobList, LogHistory, LogLine
+from embodied_ai.bridge.schemas.models import ModelCatalog, ModelData, ModelLoaded, ModelMetrics, ModelPerformance
 from embodied_ai.bridge.schemas.monitoring import Health, Metrics
 from embodied_ai.bridge.schemas.multimodal import Detections, MultimodalResult, Transcription
 from embodied_ai.bridge.schemas.router import Routed, RouterStats
-from embodied_ai.bridge.schemas.training import DatasetInfo, TrainingJob, TrainingStatus, TrainingStopped
+from embodied_ai.bridge.schemas.training import TrainingJob, TrainingStatus, TrainingStopped
 from embodied_ai.bridge.schemas.webhooks import DeliveryData, DeliveryList, WebhookData, WebhookList
 from embodied_ai.sdk.errors import ApiError
 
@@ -95,6 +101,7 @@ class Client:
         self.logs = Logs(self)
         self.webhooks = Webhooks(self)
         self.ops = Operations(self)
+        self.models = Models(self)
 
     def __enter__(self) -> Client:
         return self
@@ -226,10 +233,26 @@ class Router(_Resource):
 
 
 class Datasets(_Resource):
-    def upload(self, file: FileInput, expert_id: int | str, name: str) -> DatasetInfo:
-        return self._client.request("POST", "/v1/datasets/upload", DatasetInfo,
+    def upload(self, file: FileInput, name: str | None = None, expert_id: int | str | None = None,
+               description: str | None = None, format: str | None = None) -> DatasetData:
+        """A CSV, JSON, JSONL, Parquet or TXT file (a path, or the bytes of a .jsonl file); with ``expert_id``
+        (seed 000) its rows must be training rows. The answer has both seeds' fields and the ``analysis``."""
+        form = {"name": name, "expert_id": None if expert_id is None else str(expert_id), "description": description,
+                "format": format}
+        return self._client.request("POST", "/v1/datasets/upload", DatasetData,
                                     files={"file": _file(file, "dataset.jsonl")},
-                                    data={"expert_id": str(expert_id), "name": name})
+                                    data={k: v for k, v in form.items() if v is not None})
+
+    def get(self, dataset_id: int) -> DatasetData:
+        return self._client.request("GET", f"/v1/datasets/{dataset_id}", DatasetData)
+
+    def preview(self, dataset_id: int, limit: int = 10) -> DatasetPreview:
+        """The first ``limit`` rows (1-100) and how many rows there are."""
+        return self._client.request("GET", f"/v1/datasets/{dataset_id}/preview", DatasetPreview,
+                                    params={"limit": limit})
+
+    def list(self, limit: int = 50, offset: int = 0) -> DatasetList:
+        return self._client.request("GET", "/v1/datasets", DatasetList, params={"limit": limit, "offset": offset})
 
 
 class Training(_Resource):
@@ -383,6 +406,81 @@ class Operations(_Resource):
         params = {"service": service, "level": level, "since": since, "until": until, "limit": limit, "cursor": cursor}
         return self._client.request("GET", "/v1/ops/logs", dict[str, Any],
                                     params={k: v for k, v in params.items() if v is not None})
+
+
+class Models(_Resource):
+    """The model registry (seeds 004, 002 and 001): trained versions, their exports, loading them to serve."""
+
+    def list(self, kind: str | None = None, status: str | None = None, name: str | None = None,
+             base_model: str | None = None, limit: int = 20, offset: int = 0) -> ModelCatalog:
+        """The registry's versions (``total``, ``has_more``); unfiltered, the first page starts with the names chat
+        completions accept (``auto``, the experts)."""
+        params = {"kind": kind, "status": status, "name": name, "base_model": base_model, "limit": limit,
+                  "offset": offset}
+        response = self._client._send("GET", "/v1/models", params={k: v for k, v in params.items() if v is not None})
+        return ModelCatalog.model_validate(response.json())
+
+    def get(self, model: str) -> ModelData:
+        """By id (``mdl_...``), ``name:N`` or name (its newest version)."""
+        return self._client.request("GET", f"/v1/models/{model}", ModelData)
+
+    def card(self, model: str) -> str:
+        """The model card (Markdown)."""
+        return self._client._send("GET", f"/v1/models/{model}/card", headers={"Accept": "text/markdown"}).text
+
+    def metrics(self, model: str, start_time: str | None = None, end_time: str | None = None,
+                interval: str = "1m") -> ModelMetrics:
+        """Serving figures per ``interval`` (1m, 5m, 1h) between ISO-8601 times (default: the last 60 intervals)."""
+        params = {"start_time": start_time, "end_time": end_time, "interval": interval}
+        return self._client.request("GET", f"/v1/models/{model}/metrics", ModelMetrics,
+                                    params={k: v for k, v in params.items() if v is not None})
+
+    def performance(self, model: str) -> ModelPerformance:
+        return self._client.request("GET", f"/v1/models/{model}/performance", ModelPerformance)
+
+    def download(self, model: str, format: str | None = None, dest: str | Path = ".") -> Path:
+        """Save an export (its file, or a folder's files as a tar) as ``dest``, or in ``dest`` under the server's
+        file name when it is a folder; returns the path. A file's bytes are checked against its recorded sha256;
+        nothing is left at ``dest`` when the download fails."""
+        params = {"format": format} if format else {}
+        for attempt in self._client.retrying():
+            with attempt, self._client._http.stream("GET", f"/v1/models/{model}/download", params=params) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise ApiError.from_response(response)
+                target = Path(dest)
+                if target.is_dir():
+                    target = target / _attachment_name(response, f"{model}-{format or 'export'}")
+                partial = target.with_name(target.name + ".partial")
+                digest = hashlib.sha256()
+                try:
+                    with partial.open("wb") as out:
+                        for chunk in response.iter_bytes(1 << 20):
+                            out.write(chunk)
+                            digest.update(chunk)
+                    expected = response.headers.get("x-artefact-sha256")
+                    if expected and digest.hexdigest() != expected:
+                        raise ApiError(response.status_code, response.status_code, "download corrupted",
+                                       f"sha256 {digest.hexdigest()}, expected {expected}")
+                    partial.replace(target)
+                finally:
+                    partial.unlink(missing_ok=True)
+                return target
+        raise AssertionError("unreachable: tenacity reraises the last error")
+
+    def load(self, model: str) -> ModelLoaded:
+        """Load into the serving engine: status ``deployed`` (webhook ``model.loaded``)."""
+        return self._client.request("POST", f"/v1/models/{model}/load", ModelLoaded)
+
+    def unload(self, model: str) -> ModelLoaded:
+        return self._client.request("POST", f"/v1/models/{model}/unload", ModelLoaded)
+
+
+def _attachment_name(response: httpx.Response, fallback: str) -> str:
+    """The file name the server's Content-Disposition gives (its last component only), else ``fallback``."""
+    header = Message()
+    header["content-disposition"] = response.headers.get("content-disposition", "")
+    return Path(header.get_filename() or fallback).name or fallback
 
 
 __all__ = ["Client", "ApiError", "TokenStream"]

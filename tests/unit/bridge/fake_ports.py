@@ -16,6 +16,7 @@ from pathlib import Path
 
 from embodied_ai.bridge.ports import Ports
 from embodied_ai.bridge.ports.common import Detection, EventListener, GraphEvent
+from embodied_ai.bridge.ports.datasets import DatasetsPort
 from embodied_ai.bridge.ports.experts import (
     DatasetRegistered,
     ExpertChanges,
@@ -44,6 +45,7 @@ from embodied_ai.bridge.ports.inference import (
 )
 from embodied_ai.bridge.ports.jobs import JobsPort
 from embodied_ai.bridge.ports.media import CommandOutcome, DetectOutcome, SpeakOutcome, TranscribeOutcome
+from embodied_ai.bridge.ports.models import ModelsPort
 from embodied_ai.bridge.ports.operations import OperationsPort
 from embodied_ai.bridge.ports.webhooks import WebhooksPort
 from embodied_ai.errors import EmbodiedError, ErrorCode, GraphUnavailable, SafetyViolation
@@ -57,9 +59,12 @@ class FakeGraph:
     """Implements HardwarePort, MediaPort, InferencePort, ExpertsPort and GraphStatus."""
 
     def __init__(self, jobs: JobsPort | None = None, webhooks: WebhooksPort | None = None,
-                 operations: OperationsPort | None = None) -> None:
-        # A real job system, webhooks and logs store in this process (local_jobs.LocalJobs), not fakes.
+                 operations: OperationsPort | None = None, datasets: DatasetsPort | None = None) -> None:
+        # A real job system, webhooks and logs store in this process (local_jobs.LocalJobs), not fakes;
+        # the dataset registry is the one LocalJobs holds unless given (the jobs node serves both).
         self.job_system, self.webhooks, self.operations = jobs, webhooks, operations
+        self.dataset_registry: DatasetsPort | None = datasets or getattr(jobs, "datasets", None)
+        self.model_registry: ModelsPort | None = getattr(jobs, "models", None)   # LocalJobs holds it too
         self.failures: dict[str, EmbodiedError] = {}
         self.calls: list[tuple[str, object]] = []
         self.listeners: list[EventListener] = []
@@ -74,9 +79,12 @@ class FakeGraph:
         self.retrain_row_errors: list[str] = []
 
     def ports(self) -> Ports:
-        assert self.job_system and self.webhooks and self.operations, "FakeGraph(LocalJobs(...), ...)"
+        assert self.job_system and self.webhooks and self.operations and self.dataset_registry, \
+            "FakeGraph(LocalJobs(...), ...)"
+        assert self.model_registry, "FakeGraph(LocalJobs(...), ...)"
         return Ports(hardware=self, media=self, inference=self, experts=self, jobs=self.job_system,
-                     webhooks=self.webhooks, operations=self.operations, status=self)
+                     webhooks=self.webhooks, operations=self.operations, datasets=self.dataset_registry,
+                     models=self.model_registry, status=self)
 
     def fail(self, method: str, error: EmbodiedError) -> None:
         self.failures[method] = error

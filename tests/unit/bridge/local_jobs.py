@@ -1,6 +1,6 @@
-"""The JobsPort and WebhooksPort over a real job system and real webhooks in this process (SQLite,
-runner and dispatcher threads, loopback HTTP), for the routes' tests: the jobs node serves the
-same core over ROS."""
+"""The JobsPort, WebhooksPort and DatasetsPort over a real job system, real webhooks and a real dataset
+registry in this process (SQLite, runner and dispatcher threads, loopback HTTP), for the routes' tests:
+the jobs node serves the same core over ROS."""
 
 from __future__ import annotations
 
@@ -8,14 +8,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+from embodied_ai.bridge.ports.datasets import DatasetView, PreviewView
 from embodied_ai.bridge.ports.jobs import JobView, LogLineView
+from embodied_ai.bridge.ports.models import ArtefactFile, CardView, MetricsView, ModelFilter, ModelView, PerformanceView
 from embodied_ai.bridge.ports.operations import OpsLogView
 from embodied_ai.bridge.ports.webhooks import DeliveryView, WebhookView
+from embodied_ai.datasets import DatasetStore
 from embodied_ai.jobs import JobContext, JobKind, JobRunner, JobStore
 from embodied_ai.jobs.service import JobsService
+from embodied_ai.model_registry.service import ModelsService
 from embodied_ai.ops_logs import OpsLogStore
 from embodied_ai.webhooks import Dispatcher, UrlPolicy, WebhookStore
-from embodied_ai.webhooks.events import job_announcer
+from embodied_ai.webhooks.events import job_announcer, model_announcer
+from tests.unit.model_registry.serving import Registries
 
 
 def count_to(ctx: JobContext) -> dict[str, Any]:
@@ -43,6 +48,13 @@ class LocalJobs:
         self.webhooks = LocalWebhooks(self.webhook_store, self.dispatcher)
         self.ops_logs = OpsLogStore(directory / "operations.sqlite")
         self.operations = LocalOperations(self.ops_logs)
+        # The datasets folder of this directory as a state directory (the bridge's uploads are elsewhere).
+        self.dataset_store = DatasetStore(directory / "operations.sqlite", directory / "datasets")
+        self.datasets = LocalDatasets(self.dataset_store)
+        # The model registry in the same database, with this directory's experts (the jobs node's core).
+        self.model_registries = Registries.open(directory)
+        self.model_registries.models.on_event(model_announcer(self.webhook_store, self.dispatcher))
+        self.models = LocalModels(self.model_registries.service)
         self.dispatcher.start()
         self.runner.start()
 
@@ -51,6 +63,8 @@ class LocalJobs:
         self.dispatcher.stop()
         self.webhook_store.close()
         self.ops_logs.close()
+        self.dataset_store.close()
+        self.model_registries.close()
         self.store.close()
 
     async def submit(self, type: str, config: dict[str, Any], priority: int, scheduled_at: str | None) -> JobView:
@@ -102,3 +116,51 @@ class LocalOperations:
     async def logs(self, service: str | None, level: str | None, since: str | None, until: str | None,
                    limit: int, cursor: str | None) -> tuple[list[OpsLogView], str | None]:
         return self.store.query(service, level, since, until, limit, cursor)
+
+
+class LocalDatasets:
+    def __init__(self, store: DatasetStore) -> None:
+        self.store = store
+
+    async def add(self, path: Path, filename: str, name: str | None, expert: str | None, description: str,
+                  format: str | None) -> DatasetView:
+        return self.store.add(path, filename, name, expert, description, format).to_dict()
+
+    async def get(self, dataset_id: int) -> DatasetView:
+        return self.store.get(dataset_id).to_dict()
+
+    async def preview(self, dataset_id: int, limit: int) -> PreviewView:
+        return self.store.preview(dataset_id, limit)
+
+    async def list_datasets(self, limit: int, offset: int) -> tuple[list[DatasetView], int]:
+        page, total = self.store.list(limit, offset)
+        return [dataset.to_dict() for dataset in page], total
+
+
+class LocalModels:
+    def __init__(self, service: ModelsService) -> None:
+        self.service = service
+
+    async def list_models(self, filters: ModelFilter, limit: int, offset: int) -> tuple[list[ModelView], int]:
+        page, total = self.service.list_models(filters.kind, filters.status, filters.name, filters.base_model, limit,
+                                               offset)
+        return self.service.views(page), total
+
+    async def get(self, model: str) -> ModelView:
+        return self.service.describe(model, "info")
+
+    async def card(self, model: str) -> CardView:
+        return self.service.describe(model, "card")
+
+    async def metrics(self, model: str, start_time: str | None, end_time: str | None, interval: str) -> MetricsView:
+        return self.service.describe(model, "metrics", start_time, end_time, interval)
+
+    async def performance(self, model: str) -> PerformanceView:
+        return self.service.describe(model, "performance")
+
+    async def artefact(self, model: str, format: str) -> ArtefactFile:
+        download = self.service.download(model, format)
+        return ArtefactFile(download.path, download.media_type, download.filename, download.bytes, download.sha256)
+
+    async def set_loaded(self, model: str, loaded: bool) -> ModelView:
+        return self.service.view(self.service.load(model) if loaded else self.service.unload(model))

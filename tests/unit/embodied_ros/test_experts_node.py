@@ -19,7 +19,7 @@ from tests.conftest import URDF
 pytestmark = pytest.mark.timeout(1500)  # the first configure may build the base into the cache
 SUCCESS = TransitionCallbackReturn.SUCCESS
 ENDPOINTS = {"route", "set_expert_loaded", "list_experts", "get_expert", "create_expert", "update_expert",
-             "delete_expert", "register_dataset", "training_status"}  # as created: relative names
+             "delete_expert", "register_dataset"}  # as created: relative names
 
 
 def experts_node(context: Context, tmp_path: Path, urdf: Path = URDF) -> ExpertsNode:
@@ -39,10 +39,10 @@ def call(node: ExpertsNode, name: str, request: object, response: object) -> obj
 
 
 def goal_responses(node: ExpertsNode) -> set[GoalResponse]:
-    """What the node's action servers (generate, handle_command, train_expert, retrain_router)
-    answer a new goal: the goal callbacks they were registered with."""
+    """What the node's action servers (generate, handle_command, retrain_router) answer a new goal:
+    the goal callbacks they were registered with."""
     servers = [w for w in node.waitables if isinstance(w, ActionServer)]
-    assert len(servers) == 4
+    assert len(servers) == 3
     return {server._goal_callback(None) for server in servers}
 
 

@@ -1,21 +1,19 @@
 """The service's registry operations that the experts node serves over ROS: creating experts
 with a shape or on the shared base, registering datasets (row errors by number, paths kept
-inside the dataset folders), training jobs by their integer id, resize (a new version of an
-expert as its own small model, built to ONNX and served), and recovery after a restart."""
+inside the dataset folders), what a caller may change. (Training, resize included, is a job:
+test_training_jobs.py.)"""
 
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import pytest
 
 from embodied_ai.errors import EmbodiedError, ErrorCode
 from embodied_ai.experts.config import ExpertsNodeConfig
-from embodied_ai.experts.engine import GenerationRequest
-from embodied_ai.experts.service import ExpertService, model_shape, open_service
-from embodied_ai.experts.training import TrainingConfig, TrainingJob, TrainingRequest
+from embodied_ai.experts.service import ExpertService, open_service
+from embodied_ai.experts.training_jobs import model_shape
 
 pytestmark = pytest.mark.timeout(1500)  # the first test may build the base into the cache
 
@@ -76,55 +74,6 @@ def test_a_dataset_keeps_its_good_rows_and_names_the_bad_ones(service: ExpertSer
     assert unknown.value.code is ErrorCode.EXPERT_NOT_FOUND
 
 
-def test_resize_trains_a_new_version_of_another_size_and_serves_it(service: ExpertService) -> None:
-    expert = service.create_expert("tiny", "Arithmetic", "math")
-    with pytest.raises(EmbodiedError) as no_data:
-        service.resize("tiny", 64, 1, 2)
-    assert no_data.value.code is ErrorCode.DATASET_INVALID
-    with pytest.raises(EmbodiedError) as bad_shape:
-        service.resize("tiny", 64, 1, 3)
-    assert bad_shape.value.code is ErrorCode.EXPERT_CREATION_FAILED
-    service.register_dataset(_upload(service, _rows(6)), "tiny", "Sums")
-    done = threading.Event()
-    progress: list[int] = []
-    started = service.resize("tiny", 64, 1, 2, TrainingConfig(max_steps=3, batch_size=2, log_steps=1, warmup_steps=0,
-                                                               learning_rate=1e-3),
-                             on_progress=lambda s: progress.append(s.current_step), on_done=lambda _s: done.set())
-    assert service.registry.get("tiny").status == "training"
-    seen: set[str] = set()
-    while not done.wait(0.05):
-        seen.add(service.job(started.id)[1].status)
-    assert "completed" not in seen  # until the version exists: "registering" while exported
-    assert "registering" in seen and "running" in seen
-    record, status = service.job(started.id)
-    assert status.status == "completed", status.error
-    assert progress and progress[-1] == 3 and record.kind == "scratch" and record.version == 1
-    resized = service.registry.get("tiny")
-    assert resized.status == "ready" and resized.current.kind == "model"
-    assert resized.config["d_model"] == 64 and resized.current.config["precision"] == "int8"
-    assert service.total_params(resized) < 5e6 < service.total_params(expert)  # its own small model now
-    served = service.generate(GenerationRequest("what is 2 plus 1", max_tokens=4), "tiny")
-    assert served.route.expert == "tiny" and served.result.completion_tokens > 0
-
-
-def test_jobs_left_running_by_a_dead_process_are_stopped_on_recovery(service: ExpertService) -> None:
-    service.create_expert("crashed", "x")
-    service.registry.set_status("crashed", "training")
-    dataset = _upload(service, _rows(2))
-    config = TrainingConfig(max_steps=2)
-    job = TrainingJob(TrainingRequest("crashed-1", "crashed", dataset, service.base.train_hf_dir, config),
-                      service.state_dir / "jobs")
-    job.status.status = "running"
-    job._save_status()
-    number = service.registry.add_job("crashed-1", service.registry.get("crashed").id, None, "lora").id
-    assert service.recover_interrupted() == ["crashed-1"]
-    assert service.job(number)[1].status == "stopped"
-    assert service.registry.get("crashed").status == "initializing"  # no version yet
-    with pytest.raises(EmbodiedError) as unknown:
-        service.job(number + 100)
-    assert unknown.value.code is ErrorCode.TRAINING_FAILED
-
-
 def test_what_a_caller_may_change(service: ExpertService) -> None:
     service.create_expert("rust", "Rust")
     changed = service.update_expert("rust", domain="Rust Programming", category="programming")
@@ -156,7 +105,7 @@ def test_open_service_as_the_node_runs_it(tmp_path: Path) -> None:
     lines: list[str] = []
     opened = open_service(config, progress=lines.append)
     try:
-        assert "general" in opened.installed and opened.recovered_jobs == []
+        assert "general" in opened.installed
         assert opened.service.state_dir == tmp_path / "state" and opened.service.dataset_roots == [uploads]
         assert lines and opened.service.router is None
         assert opened.service.summary().startswith("experts ") and "general (ready)" in opened.service.summary()

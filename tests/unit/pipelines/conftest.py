@@ -16,6 +16,7 @@ import pytest
 
 from embodied_ai.jobs import JobContext, JobStore
 from embodied_ai.pipelines import AgentContext, PipelineServices
+from tests.unit.tiny_models import build_tiny_base
 
 QA = [
     {"question": "What is 2 + 2?", "answer": "4", "topic": "math"},
@@ -73,3 +74,11 @@ def agent_ctx(job_ctx: JobContext, services: PipelineServices) -> Callable[..., 
     def make(name: str = "step", agent_class: str = "Agent", on: PipelineServices | None = None) -> AgentContext:
         return AgentContext(job_ctx, name, agent_class, on or services)
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny llama's HF folder (`tests.unit.tiny_models`): the shared base of the model services' tests."""
+    base = tmp_path_factory.mktemp("tiny") / "base"
+    build_tiny_base(base)
+    return base

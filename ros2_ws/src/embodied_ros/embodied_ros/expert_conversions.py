@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from builtin_interfaces.msg import Time
-from embodied_interfaces.action import Generate, HandleCommand, TrainExpert
+from embodied_interfaces.action import Generate, HandleCommand
 from embodied_interfaces.msg import Expert as ExpertMsg
 from embodied_interfaces.msg import RouterStatistics as RouterStatisticsMsg
 
 from embodied_ai.experts.engine import GenerationRequest
-from embodied_ai.experts.jobs import TrainingGoal
-from embodied_ai.experts.registry import Expert, JobRecord
+from embodied_ai.experts.registry import Expert
 from embodied_ai.experts.service import ExpertService, ServedResult
-from embodied_ai.experts.training import TrainingStatus
 from embodied_ai.speech.commander import Command
 from embodied_ai.speech.normalize import normalize_command_text
 
@@ -73,29 +70,3 @@ def command_from_goal(goal: HandleCommand.Goal) -> Command:
                    source=goal.source or "text")
 
 
-# -- training ---------------------------------------------------------------------------------
-def training_goal(goal: TrainExpert.Goal) -> TrainingGoal:
-    return TrainingGoal(**{field.name: getattr(goal, field.name) for field in fields(TrainingGoal)})
-
-
-def training_feedback_msg(job_id: int, status: TrainingStatus) -> TrainExpert.Feedback:
-    return TrainExpert.Feedback(
-        job_id=job_id, status=status.status, current_step=status.current_step, total_steps=status.total_steps,
-        current_epoch=float(status.current_epoch), total_epochs=float(status.total_epochs),
-        loss=nan_if_none(status.current_loss), eta_seconds=nan_if_none(status.eta_seconds),
-        log=status.recent_logs[-1] if status.recent_logs else "")
-
-
-def fill_training_status(response: Any, record: JobRecord, status: TrainingStatus) -> Any:
-    """GetTrainingStatus.Response's job fields (``active`` and ``goal_id`` are the node's)."""
-    response.expert, response.status = status.expert, status.status
-    response.current_step, response.total_steps = status.current_step, status.total_steps
-    response.current_epoch, response.total_epochs = float(status.current_epoch), float(status.total_epochs)
-    response.current_loss, response.best_loss = nan_if_none(status.current_loss), nan_if_none(status.best_loss)
-    response.train_loss = [float(v) for v in status.train_loss]
-    response.val_loss = [float(v) for v in status.val_loss]
-    response.eta_seconds, response.elapsed_seconds = nan_if_none(status.eta_seconds), float(status.elapsed_seconds)
-    response.checkpoint_saved = bool(status.checkpoint)
-    response.recent_logs, response.error = list(status.recent_logs), status.error or ""
-    response.version = record.version
-    return response

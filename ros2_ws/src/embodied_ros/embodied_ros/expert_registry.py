@@ -1,13 +1,11 @@
-"""The experts node's registry, dataset and training endpoints: ROS wiring over
-embodied_ai.experts.service and embodied_ai.experts.jobs (the Robot API's Expert Management and
-Training APIs on ROS).
+"""The experts node's registry and dataset endpoints: ROS wiring over embodied_ai.experts.service
+(the Robot API's Expert Management API on ROS). Training an expert is a job of the jobs node
+(embodied_ros.training_endpoints).
 
   services  list_experts (ListExperts), get_expert (GetExpert), create_expert (CreateExpert),
             update_expert (UpdateExpert), delete_expert (DeleteExpert),
-            register_dataset (RegisterDataset), training_status (GetTrainingStatus)
-  actions   train_expert (TrainExpert: LoRA or from scratch; resize is a goal with use_lora
-            false and the new shape; cancel = the Robot API's stop, which keeps a checkpoint),
-            retrain_router (RetrainRouter)
+            register_dataset (RegisterDataset)
+  actions   retrain_router (RetrainRouter)
 
 Every refusal comes back as success false with an error code of the Robot API and a message; nothing is
 raised into rclpy (an exception there would answer an empty response). While the node is not
@@ -20,12 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from embodied_interfaces.action import RetrainRouter, TrainExpert
+from embodied_interfaces.action import RetrainRouter
 from embodied_interfaces.srv import (
     CreateExpert,
     DeleteExpert,
     GetExpert,
-    GetTrainingStatus,
     ListExperts,
     RegisterDataset,
     UpdateExpert,
@@ -36,16 +33,9 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallb
 from rclpy.node import Node
 
 from embodied_ai.errors import EmbodiedError
-from embodied_ai.experts.jobs import FollowedJob
 from embodied_ai.experts.service import ROW_ERRORS_REPORTED, ExpertService
-from embodied_ros.expert_conversions import (
-    expert_msg,
-    fill_training_status,
-    nan_if_none,
-    training_feedback_msg,
-    training_goal,
-)
-from embodied_ros.kit.goals import Ending, accept_cancel, finish, refuse, succeed
+from embodied_ros.expert_conversions import expert_msg, nan_if_none
+from embodied_ros.kit.goals import refuse, succeed
 
 ActiveService = Callable[[], ExpertService]  # the service while the node is active, else EmbodiedError
 Handler = Callable[[ExpertService, Any, Any], Any]  # (service, request, response) -> response
@@ -69,18 +59,14 @@ class ExpertRegistryEndpoints:
 
     def __init__(self, node: Node, active_service: ActiveService, on_goal: Callable[[Any], GoalResponse]) -> None:
         self._node, self._service = node, active_service
-        self._goals: dict[int, ServerGoalHandle] = {}  # job id -> the train_expert goal running it
         services = MutuallyExclusiveCallbackGroup()  # registry writes are quick; one at a time
         actions = ReentrantCallbackGroup()
         for kind, name, handler in (
                 (ListExperts, "list_experts", self._on_list), (GetExpert, "get_expert", self._on_get),
                 (CreateExpert, "create_expert", self._on_create), (UpdateExpert, "update_expert", self._on_update),
                 (DeleteExpert, "delete_expert", self._on_delete),
-                (RegisterDataset, "register_dataset", self._on_register_dataset),
-                (GetTrainingStatus, "training_status", self._on_training_status)):
+                (RegisterDataset, "register_dataset", self._on_register_dataset)):
             node.create_service(kind, name, self._guarded(handler), callback_group=services)
-        self._train = ActionServer(node, TrainExpert, "train_expert", self._execute_train, callback_group=actions,
-                                   goal_callback=on_goal, cancel_callback=accept_cancel)
         self._retrain = ActionServer(node, RetrainRouter, "retrain_router", self._execute_retrain,
                                      callback_group=actions, goal_callback=on_goal)
 
@@ -140,33 +126,6 @@ class ExpertRegistryEndpoints:
         response.invalid_rows, response.duplicates_removed = record.invalid_rows, record.duplicates_removed
         response.row_errors, response.message = registered.row_errors, registered.summary
         return response
-
-    def _on_training_status(self, service: ExpertService, request: GetTrainingStatus.Request,
-                            response: GetTrainingStatus.Response) -> GetTrainingStatus.Response:
-        record, status = service.job(int(request.job_id))
-        fill_training_status(response, record, status)
-        goal = self._goals.get(record.id)
-        response.active = goal is not None and goal.is_active
-        if goal is not None:
-            response.goal_id = list(goal.goal_id.uuid)
-        return response
-
-    # -- training -----------------------------------------------------------------------
-    def _execute_train(self, goal_handle: ServerGoalHandle) -> TrainExpert.Result:
-        result = TrainExpert.Result()
-        try:
-            job = FollowedJob(self._service(), training_goal(goal_handle.request))
-        except EmbodiedError as exc:
-            return refuse(goal_handle, result, exc.code, str(exc))
-        self._goals[job.id] = goal_handle
-        log = self._node.get_logger()
-        log.info(f"training job {job.id} ({job.started.job.request.job_id}) started")
-        outcome = job.follow(lambda status: goal_handle.publish_feedback(training_feedback_msg(job.id, status)),
-                             lambda: goal_handle.is_cancel_requested)
-        result.job_id, result.status, result.version = job.id, outcome.status, outcome.version
-        result.checkpoint_saved = outcome.checkpoint_saved
-        log.info(f"training job {job.id} ended {outcome.status}")
-        return finish(goal_handle, result, Ending(outcome.ending), outcome.error_code, outcome.message)
 
     # -- the router ---------------------------------------------------------------------
     def _execute_retrain(self, goal_handle: ServerGoalHandle) -> RetrainRouter.Result:

@@ -7,7 +7,7 @@ A lifecycle node, like the servo controller (ros2/demos lifecycle_py):
              models/experts/, loads the router, and creates the endpoints;
   activate   serves: goals are accepted ("[experts]: ready" in the log). While inactive, goals
              are rejected and service requests answered EXPERT_NOT_READY;
-  cleanup    destroys the endpoints and closes the service (running training jobs stop).
+  cleanup    destroys the endpoints and closes the service.
 With ``autostart`` (default) it configures and activates itself at start, as nav2's lifecycle
 manager would; when that fails the process exits non-zero and the launcher restarts it.
 
@@ -16,8 +16,9 @@ Endpoints (relative names, created in configure):
              words → validated robot action → move_joints / grasp / emergency_stop, and a reply)
   services   route (Route), set_expert_loaded (SetExpertLoaded)
   registry   services list_experts, get_expert, create_expert, update_expert, delete_expert,
-             register_dataset, training_status; actions train_expert (resize too),
-             retrain_router (embodied_ros.expert_registry)
+             register_dataset; action retrain_router (embodied_ros.expert_registry). Training is
+             the jobs node's (train_expert, training_status); a version it registers is served
+             from its first request
   publishes  router_statistics (RouterStatistics, every ``statistics_period_s`` while active)
   robot      clients move_joints (MoveJoints), grasp (Grasp), emergency_stop (std_srvs/Trigger);
              subscribes joint_states, detections ("describe the scene") (embodied_ros.robot_port)
@@ -70,8 +71,6 @@ class ExpertsNode(LifecycleNode):
             description = load_robot_description(self.config.robot_description_file)
             opened = open_service(self.config, progress=lambda line: log.info(f"base model: {line}"))
             service = opened.service
-            for job in opened.recovered_jobs:
-                log.warning(f"training job {job} was interrupted by a restart: marked stopped (resumable)")
             if opened.installed:
                 log.info(f"installed default experts: {', '.join(opened.installed)}")
             with self._configured.recording():

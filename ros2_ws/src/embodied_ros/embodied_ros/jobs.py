@@ -1,13 +1,21 @@
-"""Jobs node: the one job system for every long-running piece of work (pipelines now; training,
-batch inference and the other issues' kinds join it), persisted in the state directory's
-operations database and recovered after a crash. A pipeline's DatasetAgent reads files under
-``<state_dir>/datasets``; each job writes under ``<state_dir>/job_work/job-<id>``.
+"""Jobs node: the one job system for every long-running piece of work (experts' training,
+pipelines; batch inference and the other issues' kinds join it), persisted in the state
+directory's operations database and recovered after a crash. A pipeline's DatasetAgent reads
+files under ``<state_dir>/datasets``; each job writes under ``<state_dir>/job_work/job-<id>``, a
+training job's run under ``<state_dir>/jobs/job-<id>``.
 
   services  submit_job, get_job, list_jobs, cancel_job (embodied_interfaces/srv/*Job*), and
             get_job_logs (a follower passes the last sequence number it saw)
   action    run_job (embodied_interfaces/action/RunJob): submit and follow; feedback is the
             job's progress and newest log line; cancelling the goal cancels the job
   topic     job_events (embodied_interfaces/JobEvent): every status change and progress of a job
+  training  train_expert action and training_status service (embodied_ros.training_endpoints):
+            seed 000's Training API over the job system's training jobs
+  datasets  add_dataset, get_dataset, preview_dataset, list_datasets (embodied_ros.dataset_endpoints):
+            seed 000's and seed 004's uploads, analysed, in the same database
+  models    list_models, get_model, get_model_artefact, load_model (embodied_ros.model_endpoints):
+            the model registry (expert versions mirrored, pipeline outputs), loads through the
+            experts node's set_expert_loaded
   logs      get_ops_logs: every node's /rosout lines, kept in the same database (by node, minimum
             level and time, with cursor paging)
   webhooks  register_webhook, list_webhooks, delete_webhook, list_webhook_deliveries,
@@ -17,7 +25,7 @@ operations database and recovered after a crash. A pipeline's DatasetAgent reads
 
 Jobs, their logs and the memo of finished steps are in SQLite; a job left running by a killed
 process is resumed from its finished steps (resumable kinds) or failed with the reason when the
-node starts again. The node is wiring: the job system is embodied_ai.jobs.
+node starts again. The node is wiring: the job system is embodied_ai.jobs (JobSystem).
 
 Parameters: those of embodied_ai.jobs.config.JobsNodeConfig (`ros2 param describe`).
 """
@@ -37,20 +45,18 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from embodied_ai.errors import EmbodiedError
-from embodied_ai.jobs import Job, JobKind, JobRunner, JobStatus, JobStore
+from embodied_ai.jobs import Job, JobStatus
 from embodied_ai.jobs.config import JobsNodeConfig
-from embodied_ai.jobs.service import JobsService
-from embodied_ai.ops_logs import OpsLogLine, OpsLogStore
-from embodied_ai.ops_logs.buffer import LogBuffer
-from embodied_ai.pipelines import PIPELINE_JOB, PipelineServices, pipeline_job_kind
-from embodied_ai.webhooks import DEFAULT_ALLOWED_HOSTS, Dispatcher, UrlPolicy, WebhookStore
-from embodied_ai.webhooks.events import job_announcer
-from embodied_ai.webhooks.service import WebhooksService
+from embodied_ai.jobs.system import JobSystem
+from embodied_ai.ops_logs import OpsLogLine
+from embodied_ros.dataset_endpoints import DatasetEndpoints
 from embodied_ros.kit.goals import Ending, accept_cancel, finish, refuse
 from embodied_ros.kit.parameters import declare_parameters
 from embodied_ros.kit.qos import STATE
 from embodied_ros.kit.services import answer
 from embodied_ros.kit.spin import Component, run_standalone
+from embodied_ros.model_endpoints import ExpertsServing, ModelEndpoints
+from embodied_ros.training_endpoints import TrainingEndpoints
 
 # /rosout as rcl publishes it (reliable, transient local): a late start still gets recent lines.
 ROSOUT = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -58,34 +64,18 @@ ROSOUT_FLUSH_S = 1.0
 ENDINGS = {JobStatus.COMPLETED: Ending.SUCCEEDED, JobStatus.CANCELLED: Ending.CANCELED}   # else aborted
 
 
-def job_kinds(config: JobsNodeConfig) -> dict[str, JobKind]:
-    """The kinds of work this node runs, by job type."""
-    config.datasets_dir().mkdir(parents=True, exist_ok=True)
-    services = PipelineServices(datasets_dir=config.datasets_dir(), work_root=config.work_root())
-    return {PIPELINE_JOB: pipeline_job_kind(services)}
-
-
 class JobsNode(Node):
     def __init__(self, **node_options: Any) -> None:
         super().__init__("jobs", **node_options)
         self.config = config = declare_parameters(self, JobsNodeConfig)
-        config.resolved_state_dir().mkdir(parents=True, exist_ok=True)
-        self._store = JobStore(config.database())
-        self._runner = JobRunner(self._store, job_kinds(config), workers=config.workers, poll_s=config.poll_s)
-        self.jobs = JobsService(self._store, self._runner)
-        policy = UrlPolicy(config.allowed_hosts() or DEFAULT_ALLOWED_HOSTS)
-        self._webhooks = WebhookStore(config.database(), policy)
-        self._dispatcher = Dispatcher(self._webhooks, policy)
-        self.webhooks = WebhooksService(self._webhooks, self._dispatcher)
-        self._runner.on_event(job_announcer(self._webhooks, self._dispatcher))
+        self.system = system = JobSystem.open(config, serving=ExpertsServing(self))
+        self.jobs, self.webhooks = system.jobs, system.webhooks
         self._job_events = self.create_publisher(JobEvent, "job_events", STATE)
-        self._runner.on_event(self._publish_job_event)
-        self._dispatcher.start()
-        self._ops_logs = OpsLogStore(config.database())
-        self._rosout = LogBuffer(self._ops_logs)   # filled by the subscription, stored once a second
+        system.on_event(self._publish_job_event)
         queries = MutuallyExclusiveCallbackGroup()   # quick reads and writes of the database
         self.create_subscription(Log, "/rosout", self._on_rosout, ROSOUT, callback_group=queries)
-        self.create_timer(ROSOUT_FLUSH_S, self._rosout.flush, callback_group=queries)
+        # /rosout lines are buffered by the subscription and stored once a second.
+        self.create_timer(ROSOUT_FLUSH_S, system.rosout.flush, callback_group=queries)
         for kind, name, work in (
                 (srv.SubmitJob, "submit_job", self._on_submit), (srv.GetJob, "get_job", self._on_get),
                 (srv.ListJobs, "list_jobs", self._on_list), (srv.CancelJob, "cancel_job", self._on_cancel),
@@ -99,10 +89,13 @@ class JobsNode(Node):
         # A followed job holds a thread for its whole run: reentrant.
         ActionServer(self, RunJob, "run_job", self._execute_run, callback_group=ReentrantCallbackGroup(),
                      cancel_callback=accept_cancel)
-        for job in self._runner.start():
+        TrainingEndpoints(self, system, config.feedback_period_s)
+        DatasetEndpoints(self, system.datasets)
+        ModelEndpoints(self, system.models)
+        for job in system.start():
             self.get_logger().warning(f"job {job.id} ({job.type}) was running when the node stopped: "
                                       f"now {job.status.value}")
-        self.get_logger().info(f"ready: job types {', '.join(sorted(self._runner.kinds)) or 'none'}; "
+        self.get_logger().info(f"ready: job types {', '.join(sorted(system.runner.kinds))}; "
                                f"database {config.database()}")
 
     # -- services -------------------------------------------------------------------------
@@ -132,17 +125,19 @@ class JobsNode(Node):
     def _publish_job_event(self, job: Job, event: str) -> None:
         self._job_events.publish(JobEvent(
             stamp=self.get_clock().now().to_msg(), job_id=job.id, type=job.type, event=event,
-            status=job.status.value, progress=float(job.progress), name=str(job.config.get("name") or "")))
+            status=job.status.value, progress=float(job.progress), name=str(job.config.get("name") or ""),
+            detail_json=self.jobs.to_json(self.jobs.view(job)["progress_detail"])))
 
     # -- operations logs -----------------------------------------------------------------
     def _on_rosout(self, msg: Any) -> None:
-        self._rosout.add(OpsLogLine.from_ros(msg.stamp.sec + msg.stamp.nanosec * 1e-9, msg.level, msg.name, msg.msg,
-                                             msg.file, msg.function, msg.line))
+        self.system.rosout.add(OpsLogLine.from_ros(msg.stamp.sec + msg.stamp.nanosec * 1e-9, msg.level, msg.name,
+                                                   msg.msg, msg.file, msg.function, msg.line))
 
     def _on_ops_logs(self, request: Any, response: Any) -> Any:
-        self._rosout.flush()   # what came until now is in the answer
-        lines, cursor = self._ops_logs.query(request.service or None, request.level or None, request.since or None,
-                                             request.until or None, request.limit or 100, request.cursor or None)
+        self.system.rosout.flush()   # what came until now is in the answer
+        lines, cursor = self.system.ops_logs.query(
+            request.service or None, request.level or None, request.since or None, request.until or None,
+            request.limit or 100, request.cursor or None)
         response.logs_json, response.next_cursor = self.jobs.to_json(lines), cursor or ""
         return response
 
@@ -185,13 +180,8 @@ class JobsNode(Node):
         return finish(goal_handle, result, ENDINGS.get(job.status, Ending.ABORTED), *self.jobs.outcome(job))
 
     def shutdown(self) -> None:
-        if not self._runner.stop(timeout=10.0):
+        if not self.system.close(timeout_s=10.0):
             self.get_logger().warning("a job did not stop in time: it is recovered on the next start")
-        self._dispatcher.stop()
-        self._rosout.flush()
-        self._ops_logs.close()
-        self._webhooks.close()
-        self._store.close()
 
 
 def component(**node_options: Any) -> Component:

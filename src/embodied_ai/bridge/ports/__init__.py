@@ -13,11 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from embodied_ai.bridge.ports.common import GraphStatus
+from embodied_ai.bridge.ports.datasets import DatasetsPort
 from embodied_ai.bridge.ports.experts import ExpertsPort
 from embodied_ai.bridge.ports.hardware import HardwarePort
 from embodied_ai.bridge.ports.inference import InferencePort
 from embodied_ai.bridge.ports.jobs import JobsPort
 from embodied_ai.bridge.ports.media import MediaPort
+from embodied_ai.bridge.ports.models import ModelsPort
 from embodied_ai.bridge.ports.operations import OperationsPort
 from embodied_ai.bridge.ports.webhooks import WebhooksPort
 
@@ -33,4 +35,6 @@ class Ports:
     jobs: JobsPort  # the job system: jobs and their logs
     webhooks: WebhooksPort  # webhooks and their deliveries (served by the jobs node)
     operations: OperationsPort  # every node's logs (kept by the jobs node)
+    datasets: DatasetsPort  # the dataset registry (served by the jobs node)
+    models: ModelsPort  # the model registry: versions, exports, loading (served by the jobs node)
     status: GraphStatus  # components and events

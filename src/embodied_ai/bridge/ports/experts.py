@@ -184,7 +184,8 @@ class ExpertsPort(Protocol):
         ...
 
     async def start_training(self, spec: TrainingSpec) -> TrainingStarted:
-        """Answers once the job runs; its progress goes out as ``training`` events."""
+        """Answers once the job is queued (refused at once when it would fail); its progress goes out
+        as ``training`` events."""
         ...
 
     async def training_status(self, job_id: int) -> TrainingProgress: ...

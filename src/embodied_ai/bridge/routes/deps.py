@@ -8,11 +8,13 @@ from embodied_ai.bridge.events import EventHub
 from embodied_ai.bridge.metrics import BridgeMetrics
 from embodied_ai.bridge.ports import Ports
 from embodied_ai.bridge.ports.common import GraphStatus
+from embodied_ai.bridge.ports.datasets import DatasetsPort
 from embodied_ai.bridge.ports.experts import ExpertsPort
 from embodied_ai.bridge.ports.hardware import HardwarePort
 from embodied_ai.bridge.ports.inference import InferencePort
 from embodied_ai.bridge.ports.jobs import JobsPort
 from embodied_ai.bridge.ports.media import MediaPort
+from embodied_ai.bridge.ports.models import ModelsPort
 from embodied_ai.bridge.ports.operations import OperationsPort
 from embodied_ai.bridge.ports.webhooks import WebhooksPort
 from embodied_ai.bridge.settings import BridgeSettings
@@ -52,6 +54,14 @@ def webhooks(request: Request) -> WebhooksPort:
 
 def operations(request: Request) -> OperationsPort:
     return ports(request).operations
+
+
+def datasets(request: Request) -> DatasetsPort:
+    return ports(request).datasets
+
+
+def models(request: Request) -> ModelsPort:
+    return ports(request).models
 
 
 def status(request: Request) -> GraphStatus:

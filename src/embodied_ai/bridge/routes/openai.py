@@ -1,5 +1,6 @@
-"""OpenAI-compatible /v1/models and /v1/chat/completions over the experts, so chat clients
-(the openai package, chat UIs) work unchanged. The model "auto" lets the router choose."""
+"""OpenAI-compatible /v1/chat/completions over the experts, so chat clients (the openai package,
+chat UIs) work unchanged. The model "auto" lets the router choose. OpenAI's /v1/models is
+routes.models' list, which the model registry's clients read too."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -29,8 +30,6 @@ from embodied_ai.bridge.schemas.openai import (
     Choice,
     ChunkChoice,
     Delta,
-    Model,
-    ModelList,
     Usage,
 )
 from embodied_ai.bridge.security import authorize
@@ -57,13 +56,6 @@ def generate_request(body: ChatCompletionRequest) -> GenerateRequest:
     return GenerateRequest(prompt=prompt, expert="" if body.model == ROUTER_MODEL else body.model, system=system,
                            max_tokens=body.max_completion_tokens or body.max_tokens or 0,
                            temperature=body.temperature or 0.0, top_p=body.top_p or 0.0, stop=stop)
-
-
-@router.get("/models", summary="The experts as OpenAI models (\"auto\" = routed)")
-async def models(request: Request, inference: Inference) -> ModelList:
-    created = int(request.app.state.started_at_wall)
-    names = [ROUTER_MODEL, *inference.router_statistics().experts]
-    return ModelList(data=[Model(id=name, created=created) for name in names])
 
 
 @router.post("/chat/completions", summary="OpenAI chat completions (stream=true for SSE chunks)",

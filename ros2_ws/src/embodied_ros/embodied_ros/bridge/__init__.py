@@ -16,11 +16,13 @@ from rclpy.node import Node
 from embodied_ai.bridge.ports import Ports
 from embodied_ai.bridge.ports.common import EventListener
 from embodied_ai.bridge.settings import BridgeTimeouts
+from embodied_ros.bridge.datasets import RosDatasets
 from embodied_ros.bridge.experts import RosExperts
 from embodied_ros.bridge.hardware import RosHardware
 from embodied_ros.bridge.inference import RosInference
 from embodied_ros.bridge.jobs import RosJobs
 from embodied_ros.bridge.media import RosMedia
+from embodied_ros.bridge.models import RosModels
 from embodied_ros.bridge.operations import RosOperations
 from embodied_ros.bridge.plumbing import Events, Graph
 from embodied_ros.bridge.webhooks import RosWebhooks
@@ -53,6 +55,8 @@ def ros_ports(node: Node, cameras: list[str], timeouts: BridgeTimeouts) -> Ports
     inference = RosInference(graph, events, timeouts)
     experts = RosExperts(graph, events, timeouts)
     jobs = RosJobs(graph, events, timeouts)
+    models = RosModels(graph, timeouts)
     return Ports(hardware=hardware, media=media, inference=inference, experts=experts, jobs=jobs,
                  webhooks=RosWebhooks(graph, timeouts), operations=RosOperations(graph, timeouts),
+                 datasets=RosDatasets(graph, timeouts), models=models,
                  status=RosStatus(events, (hardware, media, inference, jobs)))

@@ -1,10 +1,11 @@
 """The experts port over rclpy: the experts node's registry services (list_experts ...
-training_status) and its train_expert action.
+register_dataset), and training as jobs of the jobs node (submit_job with type ``training``,
+training_status, cancel_job).
 
-Training progress of the goals this bridge sent goes out on the WebSocket ``training``
-channel; a job's status is always read from the experts node (its status file), so it is right
-after the job ended and after a restart of the bridge; stop cancels the job's goal by its id,
-also one this bridge did not send (another client's, or from before a restart).
+A job's status is always read from the jobs node (its record and the run's status file), so it
+is right after the job ended and after a restart of the bridge or the jobs node; stop cancels
+the job (a checkpoint is saved) and answers once it has stopped. Progress goes out on the
+WebSocket ``training`` channel from the jobs node's job_events (embodied_ros.bridge.jobs).
 """
 
 from __future__ import annotations
@@ -15,10 +16,6 @@ import math
 import time
 from pathlib import Path
 from typing import Any
-
-from action_msgs.msg import GoalInfo
-from action_msgs.srv import CancelGoal
-from unique_identifier_msgs.msg import UUID
 
 from embodied_ai.bridge.ports.experts import (
     DatasetRegistered,
@@ -38,10 +35,12 @@ from embodied_ai.bridge.ports.experts import (
 )
 from embodied_ai.bridge.settings import BridgeTimeouts
 from embodied_ai.errors import EmbodiedError, ErrorCode, GraphTimeout
-from embodied_ros.bridge.plumbing import Action, Events, Graph, Service, finite, optional_interface
-from embodied_ros.kit.goal_client import Endpoint, check, to_asyncio
+from embodied_ros.bridge.jobs import JOBS_NODE
+from embodied_ros.bridge.plumbing import Events, Graph, Service, finite, optional_interface
+from embodied_ros.kit.goal_client import Endpoint, check
 
-TrainExpert = optional_interface("embodied_interfaces.action", "TrainExpert")
+SubmitJob = optional_interface("embodied_interfaces.srv", "SubmitJob")
+CancelJob = optional_interface("embodied_interfaces.srv", "CancelJob")
 ListExperts = optional_interface("embodied_interfaces.srv", "ListExperts")
 GetExpert = optional_interface("embodied_interfaces.srv", "GetExpert")
 CreateExpert = optional_interface("embodied_interfaces.srv", "CreateExpert")
@@ -54,6 +53,7 @@ EXPERTS_NODE = "the experts node is not running"
 STOPPABLE = ("queued", "running", "stopping")
 ENDING = (*STOPPABLE, "registering")  # a stopped job is in one of these until it has ended
 STOP_POLL_S = 0.5
+TRAINING_JOB = "training"             # the jobs node's job type (embodied_ai.experts.training_jobs)
 
 
 def numbers(text: str) -> dict[str, float]:
@@ -73,14 +73,6 @@ def expert_record(msg: Any) -> ExpertRecord:
         kind=msg.kind or None, current_version=msg.current_version, created_at=msg.created_at or None)
 
 
-def training_progress(feedback: Any) -> dict[str, object]:
-    """A train_expert feedback as the ``training`` channel's ``progress`` event."""
-    return {"job_id": int(feedback.job_id), "status": feedback.status, "step": int(feedback.current_step),
-            "total_steps": int(feedback.total_steps), "epoch": round(float(feedback.current_epoch), 3),
-            "total_epochs": float(feedback.total_epochs), "loss": finite(feedback.loss),
-            "eta_seconds": finite(feedback.eta_seconds), "log": feedback.log}
-
-
 class RosExperts:
     def __init__(self, graph: Graph, events: Events, timeouts: BridgeTimeouts) -> None:
         self._events, self._timeouts = events, timeouts
@@ -94,12 +86,12 @@ class RosExperts:
         self._update = service(UpdateExpert, "update_expert", ErrorCode.EXPERT_NOT_READY)
         self._delete = service(DeleteExpert, "delete_expert", ErrorCode.EXPERT_NOT_READY)
         self._register = service(RegisterDataset, "register_dataset", ErrorCode.TRAINING_FAILED)
-        self._status = service(GetTrainingStatus, "training_status", ErrorCode.TRAINING_FAILED)
-        # The train_expert action's standard cancel service: stops a job by its goal id.
-        self._cancel = service(CancelGoal, "train_expert/_action/cancel_goal", ErrorCode.TRAINING_FAILED)
-        self._train = Action(graph, TrainExpert, Endpoint("train_expert", ErrorCode.TRAINING_FAILED, EXPERTS_NODE,
-                                                          server="experts"))
-        self._results: set[asyncio.Future[Any]] = set()  # keeps the waits for running jobs' results alive
+
+        def jobs_service(kind: Any, name: str) -> Service:
+            return Service(graph, kind, Endpoint(name, ErrorCode.TRAINING_FAILED, JOBS_NODE, server="jobs"))
+
+        self._status = jobs_service(GetTrainingStatus, "training_status")
+        self._submit, self._cancel = jobs_service(SubmitJob, "submit_job"), jobs_service(CancelJob, "cancel_job")
 
     async def _registry(self, service: Service, timeout_s: float | None = None, **request: Any) -> Any:
         """A registry call's response, checked (its failure code is the service's when it has none)."""
@@ -133,7 +125,7 @@ class RosExperts:
 
     async def resize_expert(self, expert: str, shape: ModelShape) -> ResizeStarted:
         record = await self.get_expert(expert)  # an unknown expert is a 404 before any job is made
-        job = await self._start_job(expert=str(record.id), use_lora=False, d_model=shape.d_model,
+        job = await self._start_job(expert_id=str(record.id), use_lora=False, d_model=shape.d_model,
                                     n_layers=shape.n_layers, n_heads=shape.n_heads)
         return ResizeStarted(record.id, record.name, job.job_id)
 
@@ -149,54 +141,15 @@ class RosExperts:
 
     async def start_training(self, spec: TrainingSpec) -> TrainingStarted:
         return await self._start_job(
-            expert=str(spec.expert_id), dataset_id=spec.dataset_id, learning_rate=spec.learning_rate,
+            expert_id=str(spec.expert_id), dataset_id=spec.dataset_id, learning_rate=spec.learning_rate,
             batch_size=spec.batch_size, num_epochs=float(spec.num_epochs), warmup_steps=spec.warmup_steps,
             gradient_accumulation=spec.gradient_accumulation, use_lora=spec.use_lora, lora_rank=spec.lora_rank)
 
-    async def _start_job(self, **goal: Any) -> TrainingStarted:
-        """Send a train_expert goal; answers with its first feedback, once the job runs. Later
-        feedback and the result go out as ``training`` events."""
-        loop = asyncio.get_running_loop()
-        first: asyncio.Future[Any] = loop.create_future()
-        last_epoch = 0
-
-        def on_feedback(message: Any) -> None:
-            nonlocal last_epoch
-            feedback = message.feedback
-            loop.call_soon_threadsafe(lambda: None if first.done() else first.set_result(feedback))
-            progress = training_progress(feedback)
-            self._events.emit("training", "progress", progress)
-            epoch = int(feedback.current_epoch + 1e-6)
-            if epoch > last_epoch:  # the Robot API's event: an epoch ended
-                last_epoch = epoch
-                self._events.emit("training", "epoch_completed", {"job_id": progress["job_id"], "epoch": epoch,
-                                                                  "loss": progress["loss"]})
-
-        handle = await self._train.send(on_feedback, **goal)
-        result = to_asyncio(handle.get_result_async(), loop)
-        done, _ = await asyncio.wait({first, result}, timeout=self._timeouts.job_start_s,
-                                     return_when=asyncio.FIRST_COMPLETED)
-        if not done:
-            raise GraphTimeout(f"train_expert sent no progress within {self._timeouts.job_start_s:.0f} s")
-        if first not in done:  # refused before it started (unknown expert, bad dataset, busy)
-            ended = check(result.result().result, self._train.endpoint)
-            self._on_result(result)
-            # Finished before its first feedback reached us: the result says as much.
-            return TrainingStarted(int(ended.job_id), ended.status, 0.0)
-        self._results.add(result)
-        result.add_done_callback(self._on_result)
-        feedback = first.result()
-        return TrainingStarted(int(feedback.job_id), feedback.status, finite(feedback.eta_seconds))
-
-    def _on_result(self, future: asyncio.Future[Any]) -> None:
-        self._results.discard(future)
-        if future.cancelled() or future.exception() is not None:
-            return
-        result = future.result().result
-        self._events.emit("training", result.status or "failed", {
-            "job_id": int(result.job_id), "status": result.status, "version": int(result.version) or None,
-            "checkpoint_saved": bool(result.checkpoint_saved), "code": int(result.error_code),
-            "message": result.message})
+    async def _start_job(self, **config: Any) -> TrainingStarted:
+        """Submit a training job (refused at once when it would fail: unknown expert, no dataset, busy)."""
+        response = await self._registry(self._submit, type=TRAINING_JOB, config_json=json.dumps(config))
+        job = json.loads(response.job_json)
+        return TrainingStarted(int(job["id"]), "queued" if job["status"] == "pending" else str(job["status"]), None)
 
     async def _job(self, job_id: int) -> Any:
         return await self._registry(self._status, job_id=job_id)
@@ -213,14 +166,10 @@ class RosExperts:
 
     async def stop_training(self, job_id: int) -> TrainingStopped:
         job = await self._job(job_id)
-        if not job.active or job.status not in STOPPABLE:
-            raise EmbodiedError(f"training job {job_id} is {job.status}; only a running job stops",
+        if job.status not in STOPPABLE:
+            raise EmbodiedError(f"training job {job_id} is {job.status}; only a queued or running job stops",
                                 ErrorCode.TRAINING_FAILED)
-        response = await self._cancel.call(self._timeouts.trigger_s,
-                                           goal_info=GoalInfo(goal_id=UUID(uuid=list(job.goal_id))))
-        if not response.goals_canceling:
-            raise EmbodiedError(f"training job {job_id} could not be stopped (cancel answered "
-                                f"{response.return_code})", ErrorCode.TRAINING_FAILED)
+        await self._registry(self._cancel, job_id=job_id)
         deadline = time.monotonic() + self._timeouts.stop_s
         while job.status in ENDING:
             if time.monotonic() > deadline:

@@ -19,6 +19,9 @@ CancelJob = optional_interface("embodied_interfaces.srv", "CancelJob")
 GetJobLogs = optional_interface("embodied_interfaces.srv", "GetJobLogs")
 
 JOBS_NODE = "the jobs node is not running"
+# A training job's events also go out on the ``training`` channel, with seed 000's status names.
+TRAINING_EVENTS = {"job.started": "started", "job.progress": "progress", "job.requeued": "requeued",
+                   "job.completed": "completed", "job.failed": "failed", "job.cancelled": "stopped"}
 
 
 JobEvent = optional_interface("embodied_interfaces.msg", "JobEvent")
@@ -27,6 +30,7 @@ JobEvent = optional_interface("embodied_interfaces.msg", "JobEvent")
 class RosJobs:
     def __init__(self, graph: Graph, events: Events, timeouts: BridgeTimeouts) -> None:
         self._events, self._timeouts = events, timeouts
+        self._epochs: dict[int, int] = {}   # a training job's whole epochs announced so far
         # Every job's changes, for the WebSocket's jobs channel (a few messages a second at most).
         graph.subscribe(JobEvent, "job_events", self._on_job_event, STATE)
 
@@ -38,9 +42,27 @@ class RosJobs:
         self._logs = service(GetJobLogs, "get_job_logs")
 
     def _on_job_event(self, msg: Any) -> None:
-        self._events.emit("jobs", msg.event.removeprefix("job."), {
-            "job_id": int(msg.job_id), "type": msg.type, "status": msg.status,
-            "progress": round(float(msg.progress), 4), "name": msg.name or None})
+        data = {"job_id": int(msg.job_id), "type": msg.type, "status": msg.status,
+                "progress": round(float(msg.progress), 4), "name": msg.name or None}
+        self._events.emit("jobs", msg.event.removeprefix("job."), data)
+        if msg.type == "training" and msg.event in TRAINING_EVENTS:
+            self._on_training_event(TRAINING_EVENTS[msg.event], data, json.loads(msg.detail_json or "{}"))
+
+    def _on_training_event(self, event: str, data: dict[str, Any], detail: dict[str, Any]) -> None:
+        """Seed 000's training channel: progress with the step, epoch and loss, ``epoch_completed``
+        once per whole epoch, and the end (completed with the version, failed, stopped)."""
+        job_id = data["job_id"]
+        epoch, loss = float(detail.get("current_epoch") or 0.0), detail.get("current_loss")
+        self._events.emit("training", event, {
+            **data, "status": "stopped" if event == "stopped" else data["status"], "expert": detail.get("expert"),
+            "step": detail.get("current_step"), "total_steps": detail.get("total_steps"), "epoch": round(epoch, 3),
+            "loss": loss, "version": detail.get("version")})
+        whole = int(epoch + 1e-6)   # float noise is not an epoch
+        if event == "progress" and whole > self._epochs.get(job_id, 0):
+            self._epochs[job_id] = whole
+            self._events.emit("training", "epoch_completed", {"job_id": job_id, "epoch": whole, "loss": loss})
+        elif event in ("completed", "failed", "stopped"):
+            self._epochs.pop(job_id, None)
 
     def components(self) -> dict[str, str]:
         return {"jobs": self._submit.readiness()}
