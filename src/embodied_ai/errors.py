@@ -27,9 +27,12 @@ class ErrorCode(IntEnum):
 
 
 class EmbodiedError(Exception):
-    """An error with an error code of the Robot API and a human-readable reason."""
+    """An error with an error code of the Robot API and a human-readable reason. ``seed_code`` is the
+    string code of seeds 002 / 004 when the numeric code alone does not say it (a pipeline's
+    CONFIG_ERROR is a 400 like any other bad request); None: the REST bridge derives it."""
 
     code: ErrorCode = ErrorCode.HARDWARE_ERROR
+    seed_code: str | None = None
 
     def __init__(self, message: str, code: ErrorCode | None = None) -> None:
         super().__init__(message)

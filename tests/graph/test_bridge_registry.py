@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from embodied_interfaces.action import TrainExpert
-from embodied_interfaces.srv import GetExpert, GetTrainingStatus, ListExperts, RegisterDataset
+from embodied_interfaces.srv import AddDataset, GetExpert, GetTrainingStatus, ListExperts
 
 from tests.conftest import REPO
 from tests.graph.bridge_helpers import BridgeProcess, assert_envelope_error
@@ -306,9 +306,8 @@ def test_the_ros_interfaces_answer_a_plain_rclpy_client(client, http, graph, reg
     assert general.current_version >= 1 and json.loads(general.config_json)["base_model"]
     missing = client.call(GetExpert, "/get_expert", GetExpert.Request(expert="no_such_expert"))
     assert not missing.success and missing.error_code == 1000 and "does not exist" in missing.message
-    outside = client.call(RegisterDataset, "/register_dataset",
-                          RegisterDataset.Request(path="/etc/passwd", expert="general", name="x"))
-    assert not outside.success and outside.error_code == 2001 and "outside" in outside.message
+    outside = client.call(AddDataset, "/add_dataset", AddDataset.Request(path="/etc/passwd", filename="passwd.txt"))
+    assert not outside.success and outside.error_code == 400 and "outside" in outside.problems[0]
 
     refused = client.run(TrainExpert, "/train_expert", TrainExpert.Goal(expert="no_such_expert"), timeout=60)
     assert not refused.result.success and refused.result.error_code == 1000

@@ -99,6 +99,7 @@ def test_a_bad_pipeline_is_refused_with_every_problem(http: httpx.Client) -> Non
     bad["pipeline_config"]["edges"].append({"from_agent": "preprocessing", "to_agent": "dataset"})
     response = http.post("/v1/jobs", json=bad)
     assert response.status_code == 400, response.text
+    assert response.json()["error"]["error_code"] == "CONFIG_ERROR"   # seed 004's code
     problems = response.json()["error"]["details"]["problems"]
     assert any("ValidatorAgent" in p for p in problems) and any("cycle" in p for p in problems)
     assert any("outside the datasets directory" in p for p in problems)

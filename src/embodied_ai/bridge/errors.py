@@ -39,6 +39,24 @@ HTTP_STATUS: dict[ErrorCode, int] = {
 }
 
 
+# Seeds 002 / 004 name errors with strings; each answer carries the one its code means (error.error_code,
+# and inside details when that is an object). Robot API codes first, then HTTP statuses.
+SEED_CODES: dict[int, str] = {
+    ErrorCode.DATASET_INVALID: "DATASET_ERROR", ErrorCode.TRAINING_FAILED: "TRAINING_ERROR",
+    ErrorCode.EXPERT_NOT_FOUND: "NOT_FOUND", ErrorCode.EXPERT_NOT_READY: "MODEL_NOT_LOADED",
+    ErrorCode.EXPERT_CREATION_FAILED: "VALIDATION_ERROR", ErrorCode.INFERENCE_FAILED: "INFERENCE_ERROR",
+    ErrorCode.TIMEOUT: "TIMEOUT", ErrorCode.HARDWARE_ERROR: "HARDWARE_ERROR",
+    ErrorCode.SAFETY_VIOLATION: "SAFETY_VIOLATION",
+    400: "VALIDATION_ERROR", 401: "AUTHENTICATION_REQUIRED", 403: "INSUFFICIENT_PERMISSIONS", 404: "NOT_FOUND",
+    409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 429: "RATE_LIMIT_EXCEEDED", 500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE", 504: "TIMEOUT",
+}
+
+
+def seed_code(code: int, status: int) -> str:
+    return SEED_CODES.get(code) or SEED_CODES.get(status) or HTTPStatus(status).name
+
+
 class ApiError(Exception):
     """A protocol-level error (bad request, payload too large, ...), answered in the envelope."""
 
@@ -56,14 +74,20 @@ def http_status(error: EmbodiedError) -> int:
     return HTTP_STATUS.get(error.code, 500)
 
 
-def error_body(code: int, message: str, details: Details = None, retry_after_seconds: int | None = None) -> dict:
-    info = ErrorInfo(code=code, message=message, details=details, retry_after_seconds=retry_after_seconds)
+def error_body(code: int, message: str, details: Details = None, retry_after_seconds: int | None = None,
+               error_code: str | None = None) -> dict:
+    if isinstance(details, dict) and error_code:
+        details = {**details, "error_code": error_code}
+    info = ErrorInfo(code=code, message=message, details=details, retry_after_seconds=retry_after_seconds,
+                     error_code=error_code)
     return jsonable_encoder(Envelope[None](success=False, error=info), exclude_none=False)
 
 
 def error_response(status: int, code: int, message: str, details: Details = None,
-                   headers: dict[str, str] | None = None, retry_after_seconds: int | None = None) -> JSONResponse:
-    return JSONResponse(error_body(code, message, details, retry_after_seconds), status_code=status, headers=headers)
+                   headers: dict[str, str] | None = None, retry_after_seconds: int | None = None,
+                   error_code: str | None = None) -> JSONResponse:
+    body = error_body(code, message, details, retry_after_seconds, error_code or seed_code(code, status))
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def describe(code: ErrorCode) -> str:
@@ -84,8 +108,9 @@ def embodied_error_response(error: EmbodiedError) -> JSONResponse:
     if isinstance(error, InvalidRequest) and error.problems:
         # Every problem at once (seed 004's metadata.errors), so a client fixes them in one go.
         return error_response(status, int(error.code), describe(error.code),
-                              {"reason": error.message, "problems": list(error.problems)})
-    return error_response(status, int(error.code), describe(error.code), error.message)
+                              {"reason": error.message, "problems": list(error.problems)},
+                              error_code=error.seed_code)
+    return error_response(status, int(error.code), describe(error.code), error.message, error_code=error.seed_code)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -36,8 +36,8 @@ class ExpertsNodeConfig(BaseModel):
     use_router: bool = Field(default=True, description=(
         "route prompts with the trained router; false: every prompt goes to the general expert"))
     dataset_dirs: list[str] = Field(default=[""], description=(
-        "folders whose files register_dataset and retrain_router may read; [''] = <state_dir>/datasets "
-        "(where the REST bridge keeps uploads when both use the same state directory)"))
+        "folders whose labelled-prompt files retrain_router may read; [''] = <state_dir>/datasets "
+        "(where the REST bridge's router/retrain looks when both use the same state directory)"))
     autostart: bool = Field(default=True, description=(
         "configure (load the base, router and experts) and activate on start, as a lifecycle manager would"))
 

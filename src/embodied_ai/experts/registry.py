@@ -4,7 +4,6 @@
                                          a call that returned has reached the disk)
     <state>/experts/<name>/v<N>/         that version's files (an .onnx_adapter, or an ONNX
                                          model folder for an expert trained from scratch)
-    <state>/datasets/<id>.jsonl          a registered dataset's validated, normalised rows
 
 Fields follow the Robot API's Expert API: id, name, domain, category, status (initializing /
 training / ready / disabled), config (a base model, or d_model / n_layers / n_heads / d_ff),
@@ -63,18 +62,6 @@ CREATE TABLE IF NOT EXISTS versions (
     created_at TEXT NOT NULL,
     PRIMARY KEY (expert_id, version)
 );
-CREATE TABLE IF NOT EXISTS datasets (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    expert_id INTEGER NOT NULL,         -- the expert it was uploaded for
-    name TEXT NOT NULL,
-    path TEXT NOT NULL,                 -- the normalised JSONL, relative to the state directory
-    format TEXT NOT NULL,
-    rows INTEGER NOT NULL,
-    invalid_rows INTEGER NOT NULL,
-    duplicates_removed INTEGER NOT NULL,
-    size_bytes INTEGER NOT NULL,        -- of the uploaded file
-    created_at TEXT NOT NULL
-);
 """
 
 
@@ -130,20 +117,6 @@ class Expert:
             "current_version": self.current_version, "created_at": self.created_at,
             "versions": [v.__dict__ for v in self.versions],
         }
-
-
-@dataclass(frozen=True)
-class DatasetRecord:
-    id: int
-    expert_id: int
-    name: str
-    path: str                           # relative to the state directory
-    format: str
-    rows: int
-    invalid_rows: int
-    duplicates_removed: int
-    size_bytes: int
-    created_at: str
 
 
 class ExpertRegistry:
@@ -285,31 +258,6 @@ class ExpertRegistry:
         if current is None:
             raise EmbodiedError(f"expert '{expert.name}' has no trained version yet", ErrorCode.EXPERT_NOT_READY)
         return current.kind, (self.state_dir / current.path) if current.path else None
-
-    # -- datasets -----------------------------------------------------
-    def add_dataset(self, expert_id: int, name: str, path: str, format: str, rows: int, invalid_rows: int,
-                    duplicates_removed: int, size_bytes: int) -> DatasetRecord:
-        with self._transaction() as db:
-            cursor = db.execute(
-                "INSERT INTO datasets(expert_id, name, path, format, rows, invalid_rows, duplicates_removed, "
-                "size_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (expert_id, name, path, format, rows, invalid_rows, duplicates_removed, size_bytes, _now()))
-            dataset_id = int(cursor.lastrowid or 0)
-        return self.dataset(dataset_id)
-
-    def dataset(self, dataset_id: int) -> DatasetRecord:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM datasets WHERE id=?", (dataset_id,)).fetchone()
-        if row is None:
-            raise EmbodiedError(f"dataset {dataset_id} does not exist", ErrorCode.DATASET_INVALID)
-        return DatasetRecord(**dict(row))
-
-    def latest_dataset(self, expert_id: int) -> DatasetRecord | None:
-        """The newest dataset uploaded for the expert."""
-        with self._lock:
-            row = self._db.execute("SELECT id FROM datasets WHERE expert_id=? ORDER BY id DESC LIMIT 1",
-                                   (expert_id,)).fetchone()
-        return self.dataset(row["id"]) if row is not None else None
 
     # -- delete -------------------------------------------------------------------------
     def delete(self, key: int | str, hard: bool = False) -> None:

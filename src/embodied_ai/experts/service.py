@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,13 +29,14 @@ from embodied_ai.experts.base_build import BASE_MODEL, BaseRecipe, BuiltBase, bu
 from embodied_ai.experts.config import ExpertsNodeConfig
 from embodied_ai.experts.engine import GenerationRequest, GenerationResult, InferenceEngine, LatencyWindow
 from embodied_ai.experts.paths import REPO_EXPERTS_DIR
-from embodied_ai.experts.registry import DatasetRecord, Expert, ExpertRegistry
+from embodied_ai.experts.registry import Expert, ExpertRegistry
 from embodied_ai.experts.training import TrainingConfig
 from embodied_ai.experts.training_jobs import model_shape
 from embodied_ai.experts.versions import VersionWriter
 
 if TYPE_CHECKING:
     from embodied_ai.experts.router import RetrainResult
+    from embodied_ai.model_registry.served import ServedRequests
 
 GENERAL = "general"
 PERFORMANCE_EVERY_N_CALLS = 10
@@ -60,17 +61,6 @@ def parameter_count(hidden: int, layers: int, heads: int, kv_heads: int, d_ff: i
 
 
 @dataclass(frozen=True)
-class RegisteredDataset:
-    record: DatasetRecord
-    row_errors: list[str]           # "row N: why" for the first ROW_ERRORS_REPORTED bad rows
-
-    @property
-    def summary(self) -> str:
-        record = self.record
-        return f"{record.rows} rows kept, {record.invalid_rows} invalid, {record.duplicates_removed} duplicates removed"
-
-
-@dataclass(frozen=True)
 class Routed:
     expert: str
     confidence: float
@@ -87,17 +77,20 @@ class ServedResult:
 
 class ExpertService:
     def __init__(self, state_dir: Path, base: BuiltBase, memory_budget_mb: float = 512.0,
-                 router: Any | None = None, engine: InferenceEngine | None = None) -> None:
+                 router: Any | None = None, engine: InferenceEngine | None = None,
+                 served: ServedRequests | None = None) -> None:
+        """``served``: where each request's latency and outcome is recorded for the model registry."""
         self.state_dir = state_dir
         self.base = base
         self.registry = ExpertRegistry(state_dir)
         self.engine = engine or InferenceEngine(base.onnx_dir, memory_budget_mb)
         self.router = router
+        self.served = served
         self._serving: dict[str, int] = {}
         self._serving_lock = threading.Lock()
         self._latency: dict[str, LatencyWindow] = {}
-        # Folders whose files register_dataset and retrain_router may read (callers come over
-        # ROS or HTTP, so a path anywhere else on the disk is refused).
+        # Folders whose files retrain_router may read (callers come over ROS or HTTP, so a path
+        # anywhere else on the disk is refused).
         self.dataset_roots: list[Path] = [state_dir / "datasets"]
 
     # -- default experts ----------------------------------------------------------------
@@ -163,13 +156,18 @@ class ExpertService:
             request = replace(request, system=record.config.get("system_prompt", ""))
         with self._serving_lock:
             self._serving[record.name] = self._serving.get(record.name, 0) + 1
+        started = time.monotonic()
         try:
             result = self.engine.generate(request, engine_name, on_text, cancel)
+        except EmbodiedError:
+            self._record_served(record, (time.monotonic() - started) * 1000, success=False)
+            raise
         finally:
             with self._serving_lock:
                 self._serving[record.name] -= 1
         result.expert = record.name
         self._record(record, result)
+        self._record_served(record, result.total_ms, success=True)
         return ServedResult(result, replace(routed, expert=record.name))
 
     def _ensure_loaded(self, record: Expert) -> str | None:
@@ -199,6 +197,14 @@ class ExpertService:
                 "latency_p95_ms": round(window.percentile(95) or 0.0, 1),
                 "memory_usage_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
                 "measured": True, "samples": len(window.samples_ms)})
+
+    def _record_served(self, record: Expert, latency_ms: float, success: bool) -> None:
+        if self.served is None or not record.current_version:
+            return
+        import psutil
+
+        self.served.record(record.id, record.current_version, latency_ms, success,
+                           round(psutil.Process().memory_info().rss / 2**20, 1))
 
     # -- load / unload / delete ---------------------------------------------------------
     def set_loaded(self, key: str, loaded: bool) -> str:
@@ -312,35 +318,6 @@ class ExpertService:
             raise EmbodiedError(f"no dataset file at {path}", ErrorCode.DATASET_INVALID)
         return resolved
 
-    def register_dataset(self, path: Path, expert: str, name: str) -> RegisteredDataset:
-        """Validate a JSONL / TXT / CSV file and keep its good rows for ``expert``'s training.
-
-        Bad rows are reported by number and left out; a file with no usable row is refused
-        (DATASET_INVALID) with its problem rows named.
-        """
-        from embodied_ai.experts.datasets import DatasetInvalidError, load_dataset, rows_to_jsonl
-
-        record = self.registry.get(expert)
-        source = self.check_dataset_path(path)
-        try:
-            validated = load_dataset(source)
-        except DatasetInvalidError:
-            raise
-        except ValueError as exc:  # e.g. an unknown suffix
-            raise EmbodiedError(str(exc), ErrorCode.DATASET_INVALID) from exc
-        folder = self.state_dir / "datasets"
-        folder.mkdir(parents=True, exist_ok=True)
-        stored = folder / f"registered-{uuid.uuid4().hex}.jsonl"
-        stored.write_text(rows_to_jsonl(validated.rows))
-        stats = validated.stats
-        dataset = self.registry.add_dataset(record.id, name, str(stored.relative_to(self.state_dir)), stats.format,
-                                            stats.rows, stats.invalid_rows, stats.duplicates_removed,
-                                            stats.size_bytes)
-        return RegisteredDataset(dataset, [str(e) for e in validated.errors[:ROW_ERRORS_REPORTED]])
-
-    def dataset_path(self, dataset: DatasetRecord) -> Path:
-        return self.state_dir / dataset.path
-
     # -- the router ---------------------------------------------------------------------
     def retrain_router(self, training_data: Path, num_epochs: int | None = None) -> RetrainResult:
         """Retrain the router's gate on a labelled-prompt file inside the dataset folders."""
@@ -350,6 +327,8 @@ class ExpertService:
         return retrained
 
     def close(self) -> None:
+        if self.served is not None:
+            self.served.close()
         self.registry.close()
 
 
@@ -370,7 +349,10 @@ def open_service(config: ExpertsNodeConfig, progress: Callable[[str], None] = la
         from embodied_ai.experts.router import Router  # the embedder and the gate: only when routing
 
         router = Router.load(state / "router")
-    service = ExpertService(state, base, config.memory_budget_mb, router)
+    from embodied_ai.jobs.config import DATABASE
+    from embodied_ai.model_registry.served import ServedRequests
+
+    service = ExpertService(state, base, config.memory_budget_mb, router, served=ServedRequests(state / DATABASE))
     service.dataset_roots = config.dataset_roots() or service.dataset_roots
     try:
         return OpenedService(service, service.install_defaults())

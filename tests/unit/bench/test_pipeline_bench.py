@@ -40,6 +40,8 @@ def test_the_tiny_bench_writes_both_timings_and_their_ratio(tmp_path: Path) -> N
     assert report["same_losses"] is True
     assert report["ratios"]["wall"] == pytest.approx(pipeline["wall_s"] / direct["wall_s"], rel=0.01)
     assert report["ratios"]["training"] == pytest.approx(pipeline["training_s"] / direct["training_s"], rel=0.01)
+    assert report["added_outside_training_s"] == pytest.approx(
+        pipeline["outside_training_s"] - direct["outside_training_s"], abs=0.002)
     assert report["meets_target"] == (report["ratios"]["wall"] <= report["target"])
     assert len(report["load_average_start"]) == len(report["load_average_end"]) == 3
     assert report["orders"] == [["direct", "pipeline"]]

@@ -1,7 +1,7 @@
 """An in-memory robot graph behind the bridge's ports, for route tests without ROS.
 
 One object plays every capability with plain Python state: joints that move where they are
-told (within +-2 rad, as a controller would refuse beyond), a registry of experts, datasets and
+told (within +-2 rad, as a controller would refuse beyond), a registry of experts and training
 jobs, an echoing generator. ``fail(method, error)`` makes the next calls of a method raise
 (GraphUnavailable for a missing node, GraphTimeout for a deadline, EmbodiedError for a refusal).
 """
@@ -18,7 +18,6 @@ from embodied_ai.bridge.ports import Ports
 from embodied_ai.bridge.ports.common import Detection, EventListener, GraphEvent
 from embodied_ai.bridge.ports.datasets import DatasetsPort
 from embodied_ai.bridge.ports.experts import (
-    DatasetRegistered,
     ExpertChanges,
     ExpertCreated,
     ExpertDeleted,
@@ -73,7 +72,6 @@ class FakeGraph:
         self.frames: dict[str, CameraFrame] = {}
         self.detections = [Detection("cup", 0.9, (10.0, 20.0, 30.0, 60.0), object_id=3)]
         self.experts: dict[int, ExpertRecord] = {}
-        self.datasets: dict[int, DatasetRegistered] = {}
         self.jobs: dict[int, TrainingProgress] = {}
         self.router_issues: list[str] = []
         self.retrain_row_errors: list[str] = []
@@ -269,15 +267,6 @@ class FakeGraph:
         record = self._find(expert)
         job = self._new_job(record.name)
         return ResizeStarted(record.id, record.name, job.job_id)
-
-    async def register_dataset(self, path: Path, expert: str, name: str) -> DatasetRegistered:
-        self._enter("register_dataset", (path, expert, name))
-        self._find(expert)
-        rows = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        dataset = DatasetRegistered(len(self.datasets) + 1, len(rows), round(path.stat().st_size / 2**20, 6),
-                                    "ready", 0, 0, [])
-        self.datasets[dataset.dataset_id] = dataset
-        return dataset
 
     def _new_job(self, expert: str) -> TrainingProgress:
         job = TrainingProgress(

@@ -43,15 +43,20 @@ def test_a_deadline_is_504(client: TestClient, fake: FakeGraph) -> None:
     timed_out = error(client.post("/v1/hardware/servo/move", json={"joint_name": "elbow_pitch_r", "angle": 1.0}),
                       504, 3001)
     assert timed_out == {"code": 3001, "message": "Timeout", "details": "move_joints did not answer within 40 s",
-                         "retry_after_seconds": None}
+                         "retry_after_seconds": None, "error_code": "TIMEOUT"}
 
 
-@pytest.mark.parametrize("code, status", [(ErrorCode.EXPERT_NOT_FOUND, 404), (ErrorCode.EXPERT_NOT_READY, 503),
-                                          (ErrorCode.DATASET_INVALID, 400), (ErrorCode.HARDWARE_ERROR, 409),
-                                          (ErrorCode.INFERENCE_FAILED, 422)])
-def test_seed_codes_map_to_statuses(client: TestClient, fake: FakeGraph, code: ErrorCode, status: int) -> None:
+@pytest.mark.parametrize("code, status, name", [
+    (ErrorCode.EXPERT_NOT_FOUND, 404, "NOT_FOUND"), (ErrorCode.EXPERT_NOT_READY, 503, "MODEL_NOT_LOADED"),
+    (ErrorCode.DATASET_INVALID, 400, "DATASET_ERROR"), (ErrorCode.HARDWARE_ERROR, 409, "HARDWARE_ERROR"),
+    (ErrorCode.INFERENCE_FAILED, 422, "INFERENCE_ERROR"), (ErrorCode.NOT_FOUND, 404, "NOT_FOUND"),
+    (ErrorCode.CONFLICT, 409, "CONFLICT"), (ErrorCode.TRAINING_FAILED, 422, "TRAINING_ERROR")])
+def test_seed_codes_map_to_statuses(client: TestClient, fake: FakeGraph, code: ErrorCode, status: int,
+                                    name: str) -> None:
+    """Seed 000's numeric code, its HTTP status, and seeds 002 / 004's string code beside them."""
     fake.fail("route", EmbodiedError("refused", code))
-    assert error(client.post("/v1/router/route", json={"prompt": "x"}), status, int(code))["details"] == "refused"
+    refused = error(client.post("/v1/router/route", json={"prompt": "x"}), status, int(code))
+    assert refused["details"] == "refused" and refused["error_code"] == name
 
 
 def test_protocol_errors_carry_their_status(client: TestClient) -> None:

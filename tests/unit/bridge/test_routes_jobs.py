@@ -57,10 +57,14 @@ def test_bad_jobs_are_refused_with_every_problem(client: TestClient) -> None:
     assert unknown.status_code == 400
     details = unknown.json()["error"]["details"]
     assert "teleport" in details["reason"] and any("count" in p for p in details["problems"])
+    assert unknown.json()["error"]["error_code"] == details["error_code"] == "VALIDATION_ERROR"   # seed 004's code
+    pipeline = client.post("/v1/jobs", json={"pipeline_config": {"nodes": [], "edges": []}})
+    assert pipeline.status_code == 400 and pipeline.json()["error"]["error_code"] == "CONFIG_ERROR"
     assert client.post("/v1/jobs", json={"type": "count", "pipeline_config": {}}).status_code == 400
     assert client.post("/v1/jobs", json={}).status_code == 400
     assert client.post("/v1/jobs", json={"type": "count", "scheduled_at": "2030-01-01T00:00:00"}).status_code == 400
-    assert client.get("/v1/jobs/424242").status_code == 404
+    missing = client.get("/v1/jobs/424242")
+    assert missing.status_code == 404 and missing.json()["error"]["error_code"] == "NOT_FOUND"
     assert client.get("/v1/jobs", params={"limit": 10_000}).status_code == 400
     assert client.get("/v1/jobs", params={"status": "sleeping"}).status_code == 400
 

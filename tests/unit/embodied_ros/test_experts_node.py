@@ -19,7 +19,7 @@ from tests.conftest import URDF
 pytestmark = pytest.mark.timeout(1500)  # the first configure may build the base into the cache
 SUCCESS = TransitionCallbackReturn.SUCCESS
 ENDPOINTS = {"route", "set_expert_loaded", "list_experts", "get_expert", "create_expert", "update_expert",
-             "delete_expert", "register_dataset"}  # as created: relative names
+             "delete_expert"}  # as created: relative names
 
 
 def experts_node(context: Context, tmp_path: Path, urdf: Path = URDF) -> ExpertsNode:

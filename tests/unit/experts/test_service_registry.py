@@ -1,11 +1,10 @@
 """The service's registry operations that the experts node serves over ROS: creating experts
-with a shape or on the shared base, registering datasets (row errors by number, paths kept
-inside the dataset folders), what a caller may change. (Training, resize included, is a job:
-test_training_jobs.py.)"""
+with a shape or on the shared base, what a caller may change, the router's training files kept
+inside the dataset folders. (Training, resize included, is a job: test_training_jobs.py;
+datasets are the jobs node's: tests/unit/datasets.)"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -16,18 +15,6 @@ from embodied_ai.experts.service import ExpertService, open_service
 from embodied_ai.experts.training_jobs import model_shape
 
 pytestmark = pytest.mark.timeout(1500)  # the first test may build the base into the cache
-
-
-def _upload(service: ExpertService, text: str, suffix: str = ".jsonl") -> Path:
-    folder = service.state_dir / "datasets" / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"upload{suffix}"
-    path.write_text(text)
-    return path
-
-
-def _rows(count: int) -> str:
-    return "".join(json.dumps({"prompt": f"what is {i} plus 1", "completion": str(i + 1)}) + "\n" for i in range(count))
 
 
 def test_create_with_a_shape_a_preset_or_on_the_base(service: ExpertService) -> None:
@@ -49,29 +36,20 @@ def test_create_with_a_shape_a_preset_or_on_the_base(service: ExpertService) -> 
     assert taken.value.code is ErrorCode.EXPERT_CREATION_FAILED
 
 
-def test_a_dataset_keeps_its_good_rows_and_names_the_bad_ones(service: ExpertService, tmp_path: Path) -> None:
-    text = _rows(3) + "{not json\n" + _rows(1) + '{"prompt": 5, "completion": "x"}\n'
-    registered = service.register_dataset(_upload(service, text), "general", "Sums")
-    record = registered.record
-    assert (record.rows, record.invalid_rows, record.duplicates_removed) == (3, 2, 1)
-    assert [e.split(":")[0] for e in registered.row_errors] == ["row 4", "row 6"]
-    assert registered.summary == "3 rows kept, 2 invalid, 1 duplicates removed"
-    (service.state_dir / "datasets" / "uploads" / "upload.jsonl").unlink()  # the service keeps its own copy
-    assert service.dataset_path(record).read_text().count("\n") == 3
-    assert service.registry.latest_dataset(service.registry.get("general").id) == record
-
-    with pytest.raises(EmbodiedError) as invalid:
-        service.register_dataset(_upload(service, '{oops\n{"prompt": 1}\n'), "general", "Bad")
-    assert invalid.value.code is ErrorCode.DATASET_INVALID
-    assert "row 1:" in str(invalid.value) and "row 2:" in str(invalid.value)
+def test_dataset_paths_stay_inside_the_dataset_folders(service: ExpertService, tmp_path: Path) -> None:
+    folder = service.state_dir / "datasets"
+    folder.mkdir(parents=True, exist_ok=True)
+    inside = folder / "prompts.jsonl"
+    inside.write_text('{"prompt": "hello", "expert": "general"}\n')
+    assert service.check_dataset_path(inside) == inside.resolve()
     outside = tmp_path / "elsewhere.jsonl"
-    outside.write_text(_rows(2))
-    with pytest.raises(EmbodiedError, match="outside the dataset folders") as escaped:
-        service.register_dataset(outside, "general", "x")
-    assert escaped.value.code is ErrorCode.DATASET_INVALID
-    with pytest.raises(EmbodiedError) as unknown:
-        service.register_dataset(_upload(service, _rows(2)), "no_such_expert", "x")
-    assert unknown.value.code is ErrorCode.EXPERT_NOT_FOUND
+    outside.write_text(inside.read_text())
+    for path, why in ((Path("/etc/passwd"), "outside the dataset folders"),
+                      (folder / ".." / ".." / "elsewhere.jsonl", "outside the dataset folders"),
+                      (folder / "missing.jsonl", "no dataset file"), (folder, "no dataset file")):
+        with pytest.raises(EmbodiedError, match=why) as refused:
+            service.check_dataset_path(path)
+        assert refused.value.code is ErrorCode.DATASET_INVALID
 
 
 def test_what_a_caller_may_change(service: ExpertService) -> None:

@@ -1,10 +1,9 @@
-"""The experts node's registry and dataset endpoints: ROS wiring over embodied_ai.experts.service
+"""The experts node's registry and router endpoints: ROS wiring over embodied_ai.experts.service
 (the Robot API's Expert Management API on ROS). Training an expert is a job of the jobs node
 (embodied_ros.training_endpoints).
 
   services  list_experts (ListExperts), get_expert (GetExpert), create_expert (CreateExpert),
-            update_expert (UpdateExpert), delete_expert (DeleteExpert),
-            register_dataset (RegisterDataset)
+            update_expert (UpdateExpert), delete_expert (DeleteExpert)
   actions   retrain_router (RetrainRouter)
 
 Every refusal comes back as success false with an error code of the Robot API and a message; nothing is
@@ -24,7 +23,6 @@ from embodied_interfaces.srv import (
     DeleteExpert,
     GetExpert,
     ListExperts,
-    RegisterDataset,
     UpdateExpert,
 )
 from rclpy.action import ActionServer, GoalResponse
@@ -64,8 +62,7 @@ class ExpertRegistryEndpoints:
         for kind, name, handler in (
                 (ListExperts, "list_experts", self._on_list), (GetExpert, "get_expert", self._on_get),
                 (CreateExpert, "create_expert", self._on_create), (UpdateExpert, "update_expert", self._on_update),
-                (DeleteExpert, "delete_expert", self._on_delete),
-                (RegisterDataset, "register_dataset", self._on_register_dataset)):
+                (DeleteExpert, "delete_expert", self._on_delete)):
             node.create_service(kind, name, self._guarded(handler), callback_group=services)
         self._retrain = ActionServer(node, RetrainRouter, "retrain_router", self._execute_retrain,
                                      callback_group=actions, goal_callback=on_goal)
@@ -114,17 +111,6 @@ class ExpertRegistryEndpoints:
         service.delete(str(expert.id), hard=request.hard_delete)
         response.expert_id = expert.id
         response.status = "hard_deleted" if request.hard_delete else "deleted"
-        return response
-
-    @staticmethod
-    def _on_register_dataset(service: ExpertService, request: RegisterDataset.Request,
-                             response: RegisterDataset.Response) -> RegisterDataset.Response:
-        registered = service.register_dataset(Path(request.path), request.expert, request.name)
-        record = registered.record
-        response.dataset_id, response.num_samples = record.id, record.rows
-        response.size_mb, response.status = record.size_bytes / 2**20, "ready"
-        response.invalid_rows, response.duplicates_removed = record.invalid_rows, record.duplicates_removed
-        response.row_errors, response.message = registered.row_errors, registered.summary
         return response
 
     # -- the router ---------------------------------------------------------------------

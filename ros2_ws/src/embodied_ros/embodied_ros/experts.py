@@ -15,10 +15,10 @@ Endpoints (relative names, created in configure):
   actions    generate (Generate: token feedback, cancel), handle_command (HandleCommand:
              words → validated robot action → move_joints / grasp / emergency_stop, and a reply)
   services   route (Route), set_expert_loaded (SetExpertLoaded)
-  registry   services list_experts, get_expert, create_expert, update_expert, delete_expert,
-             register_dataset; action retrain_router (embodied_ros.expert_registry). Training is
-             the jobs node's (train_expert, training_status); a version it registers is served
-             from its first request
+  registry   services list_experts, get_expert, create_expert, update_expert, delete_expert;
+             action retrain_router (embodied_ros.expert_registry). Training and datasets are the
+             jobs node's (train_expert, training_status, add_dataset); a version it registers is
+             served from its first request
   publishes  router_statistics (RouterStatistics, every ``statistics_period_s`` while active)
   robot      clients move_joints (MoveJoints), grasp (Grasp), emergency_stop (std_srvs/Trigger);
              subscribes joint_states, detections ("describe the scene") (embodied_ros.robot_port)

@@ -1,5 +1,5 @@
-"""The experts port: the experts node's registry (experts and their versions), its datasets and
-its training jobs.
+"""The experts port: the experts node's registry (experts and their versions), and training as
+jobs of the jobs node.
 
 Values the registry does not know are None here (no parameters counted yet, no quantization,
 a NaN loss); the HTTP layer shapes them into the API's answers.
@@ -8,7 +8,6 @@ a NaN loss); the HTTP layer shapes them into the API's answers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal, Protocol
 
 ExpertStatus = Literal["initializing", "training", "ready", "disabled"]
@@ -103,17 +102,6 @@ class ResizeStarted:
 
 
 @dataclass(frozen=True)
-class DatasetRegistered:
-    dataset_id: int
-    num_samples: int  # rows kept: valid and not duplicates
-    size_mb: float
-    status: str
-    invalid_rows: int
-    duplicates_removed: int
-    row_errors: list[str]  # "row N: why" for the rows left out
-
-
-@dataclass(frozen=True)
 class TrainingSpec:
     expert_id: int
     dataset_id: int  # 0 = the expert's latest dataset
@@ -135,7 +123,7 @@ class TrainingStarted:
 
 @dataclass(frozen=True)
 class TrainingProgress:
-    """A job's state as the experts node reports it (right after the job ended, and after a
+    """A job's state as the jobs node reports it (right after the job ended, and after a
     restart of the bridge)."""
 
     job_id: int
@@ -177,10 +165,6 @@ class ExpertsPort(Protocol):
 
     async def resize_expert(self, expert: str, shape: ModelShape) -> ResizeStarted:
         """Starts a job training a new version from scratch at ``shape`` on the latest dataset."""
-        ...
-
-    async def register_dataset(self, path: Path, expert: str, name: str) -> DatasetRegistered:
-        """``path``: a file the experts node may read; it keeps its own validated copy."""
         ...
 
     async def start_training(self, spec: TrainingSpec) -> TrainingStarted:

@@ -16,7 +16,7 @@ from embodied_ai.bridge.routes import deps
 from embodied_ai.bridge.schemas.common import Envelope, ok
 from embodied_ai.bridge.schemas.jobs import JobCreate, JobData, JobList, LogHistory, Pagination, job_data, log_line
 from embodied_ai.bridge.security import authorize
-from embodied_ai.errors import EmbodiedError
+from embodied_ai.errors import EmbodiedError, InvalidRequest
 
 router = APIRouter(prefix=deps.API_PREFIX, tags=["jobs"], dependencies=[Depends(authorize)],
                    responses=error_responses(400, 401, 404, 409, 429, 503, 504))
@@ -28,7 +28,12 @@ FOLLOW_PERIOD_S = 0.5   # how often a live log stream asks for new lines
 @router.post("/jobs", status_code=201, summary="Submit a job (a pipeline, or any kind the jobs node runs)")
 async def submit_job(body: JobCreate, jobs: Jobs) -> Envelope[JobData]:
     scheduled = body.scheduled_at.isoformat() if body.scheduled_at else None
-    return ok(job_data(await jobs.submit(body.job_type(), body.config(), body.priority_value(), scheduled)))
+    try:
+        return ok(job_data(await jobs.submit(body.job_type(), body.config(), body.priority_value(), scheduled)))
+    except InvalidRequest as exc:
+        if body.pipeline_config is not None:
+            exc.seed_code = "CONFIG_ERROR"   # seed 004's code for a pipeline_config that does not validate
+        raise
 
 
 @router.get("/jobs", summary="Jobs, newest first")

@@ -25,6 +25,9 @@ class ErrorInfo(BaseModel):
     message: str = Field(examples=["Expert not found"])
     details: Details = None
     retry_after_seconds: int | None = None
+    error_code: str | None = Field(default=None, examples=["NOT_FOUND"], description=(
+        "the string code of seeds 002 / 004 (VALIDATION_ERROR, CONFIG_ERROR, DATASET_ERROR, NOT_FOUND, "
+        "CONFLICT, TRAINING_ERROR, ...); also in `details` when that is an object"))
 
 
 def utc_now() -> datetime:

@@ -1,20 +1,10 @@
-"""Training API (the Robot API): dataset upload and training jobs, served by the experts node."""
+"""Training API (the Robot API): training jobs, served by the jobs node."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
 from embodied_ai.bridge.schemas.common import Strict
-
-
-class DatasetInfo(BaseModel):
-    dataset_id: int
-    num_samples: int = Field(description="rows kept: valid and not duplicates")
-    size_mb: float
-    status: str
-    invalid_rows: int = 0
-    duplicates_removed: int = 0
-    row_errors: list[str] = Field(default=[], description='"row N: why" for the rows left out (the first 20)')
 
 
 class TrainingStart(Strict):

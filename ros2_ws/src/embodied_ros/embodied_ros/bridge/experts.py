@@ -1,5 +1,5 @@
 """The experts port over rclpy: the experts node's registry services (list_experts ...
-register_dataset), and training as jobs of the jobs node (submit_job with type ``training``,
+delete_expert), and training as jobs of the jobs node (submit_job with type ``training``,
 training_status, cancel_job).
 
 A job's status is always read from the jobs node (its record and the run's status file), so it
@@ -14,11 +14,9 @@ import asyncio
 import json
 import math
 import time
-from pathlib import Path
 from typing import Any
 
 from embodied_ai.bridge.ports.experts import (
-    DatasetRegistered,
     ExpertChanges,
     ExpertCreated,
     ExpertDeleted,
@@ -46,7 +44,6 @@ GetExpert = optional_interface("embodied_interfaces.srv", "GetExpert")
 CreateExpert = optional_interface("embodied_interfaces.srv", "CreateExpert")
 UpdateExpert = optional_interface("embodied_interfaces.srv", "UpdateExpert")
 DeleteExpert = optional_interface("embodied_interfaces.srv", "DeleteExpert")
-RegisterDataset = optional_interface("embodied_interfaces.srv", "RegisterDataset")
 GetTrainingStatus = optional_interface("embodied_interfaces.srv", "GetTrainingStatus")
 
 EXPERTS_NODE = "the experts node is not running"
@@ -85,7 +82,6 @@ class RosExperts:
         self._create = service(CreateExpert, "create_expert", ErrorCode.EXPERT_CREATION_FAILED)
         self._update = service(UpdateExpert, "update_expert", ErrorCode.EXPERT_NOT_READY)
         self._delete = service(DeleteExpert, "delete_expert", ErrorCode.EXPERT_NOT_READY)
-        self._register = service(RegisterDataset, "register_dataset", ErrorCode.TRAINING_FAILED)
 
         def jobs_service(kind: Any, name: str) -> Service:
             return Service(graph, kind, Endpoint(name, ErrorCode.TRAINING_FAILED, JOBS_NODE, server="jobs"))
@@ -129,16 +125,7 @@ class RosExperts:
                                     n_layers=shape.n_layers, n_heads=shape.n_heads)
         return ResizeStarted(record.id, record.name, job.job_id)
 
-    # -- datasets and training -------------------------------------------------------------
-    async def register_dataset(self, path: Path, expert: str, name: str) -> DatasetRegistered:
-        response = await self._registry(self._register, self._timeouts.dataset_s, path=str(path), expert=expert,
-                                        name=name)
-        return DatasetRegistered(
-            dataset_id=int(response.dataset_id), num_samples=int(response.num_samples),
-            size_mb=round(float(response.size_mb), 6),  # float32's noise
-            status=response.status, invalid_rows=int(response.invalid_rows),
-            duplicates_removed=int(response.duplicates_removed), row_errors=list(response.row_errors))
-
+    # -- training ---------------------------------------------------------------------------
     async def start_training(self, spec: TrainingSpec) -> TrainingStarted:
         return await self._start_job(
             expert_id=str(spec.expert_id), dataset_id=spec.dataset_id, learning_rate=spec.learning_rate,
