@@ -174,3 +174,17 @@ def test_a_training_job_resumes_after_its_node_is_killed(graph: LaunchedGraph, h
     assert steps.count(1) == 1 and steps[-1] == 14   # the second attempt went on from the checkpoint
     assert any("resumed" in line["message"] for line in history)
     assert http.get(f"/v1/experts/{expert_id}").json()["data"]["status"] == "ready"
+
+
+def test_batch_inference_runs_prompts_through_the_experts_node(http: httpx.Client) -> None:  # noqa: F811
+    submitted = http.post("/v1/jobs", json={"type": "batch_inference", "parameters": {
+        "prompts": ["Say hello.", "What is 2 + 2?"], "expert": "general", "max_tokens": 4}})
+    assert submitted.status_code == 201, submitted.text
+    job_id = submitted.json()["data"]["job_id"]
+    deadline = time.monotonic() + JOB_S
+    while (job := http.get(f"/v1/jobs/{job_id}").json()["data"])["status"] not in ("completed", "failed"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.3)
+    assert job["status"] == "completed", job
+    outputs = job["result"]["outputs"]
+    assert [o["index"] for o in outputs] == [0, 1] and all(o["text"] and o["expert"] == "general" for o in outputs)

@@ -9,9 +9,10 @@ kind, webhooks, operations logs, and the training of experts, over one state dir
 The node is wiring over this object (ROS services and actions call its services); tests drive it
 without a graph. Job kinds:
 
-    training   an expert's LoRA or from-scratch training (seed 000's Training API)
-    pipeline   seed 004's DAG of agents, whose model agents train, evaluate, export and register
-               into the model registry (embodied_ai.pipelines.model_services)
+    training          an expert's LoRA or from-scratch training (seed 000's Training API)
+    batch_inference   many prompts through the experts, completions to a file
+    pipeline          seed 004's DAG of agents, whose model agents train, evaluate, export and
+                      register into the model registry (embodied_ai.pipelines.model_services)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from embodied_ai.jobs.store import JobStore
 if TYPE_CHECKING:
     from embodied_ai.datasets import DatasetStore
     from embodied_ai.experts.base_build import BuiltBase
+    from embodied_ai.experts.batch_jobs import Completion, Generate
     from embodied_ai.experts.registry import ExpertRegistry
     from embodied_ai.experts.training_jobs import ExpertTraining, TrainingDatasets
     from embodied_ai.model_registry.service import ModelsService, Serving
@@ -62,14 +64,17 @@ class JobSystem:
 
     @classmethod
     def open(cls, config: JobsNodeConfig, base: Callable[[], BuiltBase] | None = None,
-             datasets: TrainingDatasets | None = None, serving: Serving | None = None) -> JobSystem:
+             datasets: TrainingDatasets | None = None, serving: Serving | None = None,
+             generate: Generate | None = None) -> JobSystem:
         """Everything opened on ``config``'s state directory; nothing runs until ``start``. ``base``: the
         shared base for training (default: built into the cache on the first training job, at
         ``config.base_precision``); ``datasets``: where training rows come from (default: the dataset
         registry, ``self.datasets``); ``serving``: the engine models are loaded into (the experts node;
-        None: loading is refused)."""
+        None: loading is refused); ``generate``: one generation by the experts, for batch inference (None:
+        every prompt is refused)."""
         from embodied_ai.datasets import DatasetStore
         from embodied_ai.experts.base_build import BASE_MODEL, locate_gguf
+        from embodied_ai.experts.batch_jobs import BATCH_INFERENCE_JOB, BatchInference
         from embodied_ai.experts.registry import ExpertRegistry
         from embodied_ai.experts.training_jobs import TRAINING_JOB, ExpertTraining
         from embodied_ai.model_registry import ModelRegistry, PerformanceLog
@@ -100,7 +105,10 @@ class JobSystem:
             base_inputs=lambda: set(built().lora_inputs), models=models, experts=experts, tokenizer_gguf=locate_gguf)
         services = PipelineServices(datasets_dir=config.datasets_dir(), work_root=config.work_root(),
                                     resolve_dataset=dataset_store.file, **model_services(backends))
-        kinds: dict[str, JobKind] = {TRAINING_JOB: training.kind(), PIPELINE_JOB: pipeline_job_kind(services)}
+        batch = BatchInference(config.work_root(), generate or _no_generation, lambda dataset_id: (
+            dataset_store.file(dataset_id), dataset_store.get(dataset_id).analysis.get("text_column")))
+        kinds: dict[str, JobKind] = {TRAINING_JOB: training.kind(), PIPELINE_JOB: pipeline_job_kind(services),
+                                     BATCH_INFERENCE_JOB: batch.kind()}
         runner = JobRunner(store, kinds, workers=config.workers, poll_s=config.poll_s)
         policy = UrlPolicy(config.allowed_hosts() or DEFAULT_ALLOWED_HOSTS)
         webhook_store = WebhookStore(config.database(), policy)
@@ -149,3 +157,8 @@ def _cached_base(precision: str) -> Callable[[], BuiltBase]:
         return build_base(BaseRecipe(precision=precision))
     return base
 
+
+def _no_generation(prompt: str, expert: str, system: str, max_tokens: int, temperature: float) -> Completion:
+    from embodied_ai.errors import EmbodiedError, ErrorCode
+
+    raise EmbodiedError("no experts serve here: batch inference needs the experts node", ErrorCode.EXPERT_NOT_READY)

@@ -4,6 +4,7 @@ on one state directory, and a clean close."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ def test_open_start_and_close_on_one_state_directory(tmp_path: Path) -> None:
 
     system = JobSystem.open(JobsNodeConfig(state_dir=str(state), poll_s=0.1), base=never_built)
     try:
-        assert set(system.runner.kinds) == {"training", "pipeline"}
+        assert set(system.runner.kinds) == {"training", "pipeline", "batch_inference"}
         assert system.start() == []
         assert system.experts.get("math").status == "initializing"   # released: it has no version
         dataset = system.datasets.add(b'{"prompt": "1 + 1", "completion": "2"}\n', "sums.jsonl", expert="math")
@@ -38,6 +39,14 @@ def test_open_start_and_close_on_one_state_directory(tmp_path: Path) -> None:
         with pytest.raises(EmbodiedError) as unknown:
             system.jobs.submit("training", '{"expert_id": "nobody"}')
         assert unknown.value.code is ErrorCode.EXPERT_NOT_FOUND
+        # Without the experts node's generate, batch inference runs and says why each prompt failed.
+        batch = system.jobs.submit("batch_inference", '{"prompts": ["hello"]}')
+        deadline = time.monotonic() + 30
+        while not (batch := system.jobs.get(batch.id)).status.terminal:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert batch.result is not None and batch.result["failed"] == 1
+        assert batch.result["outputs"][0]["error"]["code"] == ErrorCode.EXPERT_NOT_READY
     finally:
         assert system.close(timeout_s=30)
     assert (state / "operations.sqlite").is_file()

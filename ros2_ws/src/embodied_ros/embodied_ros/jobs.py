@@ -1,8 +1,8 @@
 """Jobs node: the one job system for every long-running piece of work (experts' training,
-pipelines; batch inference and the other issues' kinds join it), persisted in the state
-directory's operations database and recovered after a crash. A pipeline's DatasetAgent reads
-files under ``<state_dir>/datasets``; each job writes under ``<state_dir>/job_work/job-<id>``, a
-training job's run under ``<state_dir>/jobs/job-<id>``.
+pipelines, batch inference through the experts node's generate action; the other issues' kinds
+join it), persisted in the state directory's operations database and recovered after a crash.
+A pipeline's DatasetAgent reads files under ``<state_dir>/datasets``; each job writes under
+``<state_dir>/job_work/job-<id>``, a training job's run under ``<state_dir>/jobs/job-<id>``.
 
   services  submit_job, get_job, list_jobs, cancel_job (embodied_interfaces/srv/*Job*), and
             get_job_logs (a follower passes the last sequence number it saw)
@@ -50,6 +50,7 @@ from embodied_ai.jobs.config import JobsNodeConfig
 from embodied_ai.jobs.system import JobSystem
 from embodied_ai.ops_logs import OpsLogLine
 from embodied_ros.dataset_endpoints import DatasetEndpoints
+from embodied_ros.generation_client import ExpertsGeneration
 from embodied_ros.kit.goals import Ending, accept_cancel, finish, refuse
 from embodied_ros.kit.parameters import declare_parameters
 from embodied_ros.kit.qos import STATE
@@ -68,7 +69,7 @@ class JobsNode(Node):
     def __init__(self, **node_options: Any) -> None:
         super().__init__("jobs", **node_options)
         self.config = config = declare_parameters(self, JobsNodeConfig)
-        self.system = system = JobSystem.open(config, serving=ExpertsServing(self))
+        self.system = system = JobSystem.open(config, serving=ExpertsServing(self), generate=ExpertsGeneration(self))
         self.jobs, self.webhooks = system.jobs, system.webhooks
         self._job_events = self.create_publisher(JobEvent, "job_events", STATE)
         system.on_event(self._publish_job_event)
