@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 from embodied_ai.database import MAX_PAGE
 from embodied_ai.errors import Conflict, InvalidRequest
@@ -53,7 +54,7 @@ def sync_expert_versions(experts: ExpertRegistry, models: ModelRegistry) -> list
             kind, format = MIRRORED[version.kind]
             model = mirrors.get(version.version)
             if model is None:
-                model = _register(models, expert, version, kind)
+                model = _register(models, expert, version, kind, {format: path})
                 if model is None:
                     continue
                 added.append(model)
@@ -84,7 +85,8 @@ def _mirrors(models: ModelRegistry, expert_id: int) -> dict[int, ModelVersion]:
             return found
 
 
-def _register(models: ModelRegistry, expert: Expert, version: ExpertVersion, kind: ModelKind) -> ModelVersion | None:
+def _register(models: ModelRegistry, expert: Expert, version: ExpertVersion, kind: ModelKind,
+              artefacts: dict[str, Path]) -> ModelVersion | None:
     """The new mirror of ``version``, numbered like it when that number of the name is free; None when it cannot
     be registered (logged) or another caller registered it meanwhile."""
     base_model = str(expert.config.get("base_model") or "") if kind is ModelKind.EXPERT_ADAPTER else ""
@@ -94,7 +96,7 @@ def _register(models: ModelRegistry, expert: Expert, version: ExpertVersion, kin
         try:
             return models.register(expert.name, kind, base_model=base_model, version=number,
                                    training_config=training_config, metrics=version.metrics, source=source,
-                                   description=version.note)
+                                   description=version.note, artefacts=artefacts)
         except Conflict:
             if version.version in _mirrors(models, expert.id):
                 return None       # registered by a concurrent call

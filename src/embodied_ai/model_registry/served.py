@@ -6,7 +6,9 @@ The experts node records; the jobs node reads. Both open the operations database
 memory and are written in batches (``PerformanceLog``), and a background flush every
 ``flush_every_s`` makes a quiet model's last requests reach the disk. A version the jobs node has
 not mirrored yet (it mirrors at its start and after each training job) is looked up again on its
-next request; its requests until then are not counted.
+next request; its requests until then are not counted. Opening it marks every version the experts
+serve ``trained`` again: a starting engine has nothing loaded (policies are other nodes' and keep
+their status).
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ import threading
 from pathlib import Path
 
 from embodied_ai.model_registry.performance import PerformanceLog
-from embodied_ai.model_registry.store import ModelRegistry
+from embodied_ai.model_registry.store import ModelKind, ModelRegistry
 
 log = logging.getLogger(__name__)
 
 FLUSH_EVERY_S = 1.0
+SERVED_KINDS = [ModelKind.EXPERT_ADAPTER, ModelKind.EXPERT_MODEL, ModelKind.PIPELINE_OUTPUT]   # the experts' engine's
 
 
 class ServedRequests:
     def __init__(self, db_path: Path, flush_every_s: float = FLUSH_EVERY_S) -> None:
         self._models = ModelRegistry(db_path)
+        self.reset = self._models.reset_loaded(SERVED_KINDS)   # the versions it found deployed
         self._log = PerformanceLog(db_path)
         self._ids: dict[tuple[int, int], str] = {}
         self._stopping = threading.Event()

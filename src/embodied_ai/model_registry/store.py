@@ -26,7 +26,7 @@ import re
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -329,10 +329,12 @@ class ModelRegistry:
     def register(self, name: str, kind: str | ModelKind, *, base_model: str = "", version: int | None = None,
                  training_config: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None,
                  source: ModelSource | None = None, description: str = "",
-                 license: str = DEFAULT_LICENSE) -> ModelVersion:
-        """A new version of ``name`` (the next number unless ``version`` is given), status ``trained``.
-        InvalidRequest lists every problem; Conflict when the version, or the expert version it mirrors,
-        is already registered. Metrics hold measured figures only; a NaN or infinity is kept as null."""
+                 license: str = DEFAULT_LICENSE, artefacts: Mapping[str, Path] | None = None) -> ModelVersion:
+        """A new version of ``name`` (the next number unless ``version`` is given), status ``trained``, with
+        its ``artefacts`` (format → file or folder) recorded in the same transaction, so model.registered
+        listeners see them. InvalidRequest lists every problem; Conflict when the version, or the expert
+        version it mirrors, is already registered. Metrics hold measured figures only; a NaN or infinity is
+        kept as null."""
         problems = name_problems(name)
         kind_value = ""
         try:
@@ -355,6 +357,12 @@ class ModelRegistry:
             metrics_text = _json_object(finite_values(metrics or {}), "metrics", problems)
         source = source or ModelSource()
         problems += source.problems()
+        measured = []
+        for format, path in (artefacts or {}).items():
+            try:
+                measured.append(self._measure(format, path))
+            except InvalidRequest as exc:
+                problems += exc.problems
         if problems:
             raise InvalidRequest("invalid model registration", problems)
         now = self.now()
@@ -378,6 +386,9 @@ class ModelRegistry:
                 (model_id, name, version, kind_value, ModelStatus.TRAINED.value, base_model, description, license,
                  source.job_id, source.run_id, source.dataset_id, source.expert_id, source.expert_version,
                  config_text, metrics_text, now, now))
+            for format, stored, size, digest, is_dir in measured:
+                db.execute("INSERT INTO model_artefacts(model_id, format, path, bytes, sha256, is_dir, created_at) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?)", (model_id, format, stored, size, digest, int(is_dir), now))
             model = self._read(db, model_id)
         self._emit(model, MODEL_REGISTERED)
         return model
@@ -449,6 +460,21 @@ class ModelRegistry:
         onnx_adapter, a policy's onnx, ...: any lowercase name): a file or a folder that exists. Size and
         sha256 are measured here from the disk (a folder's digest is ``tree_sha256``); ``expected_sha256``,
         when an exporter passes the digest it computed, must match (InvalidRequest otherwise)."""
+        self.get(key)  # NotFound before hashing a large file for nothing
+        format, stored, size, digest, is_dir = self._measure(format, path, expected_sha256)
+        with self._transaction() as db:
+            model_id = self._resolve(db, key)
+            db.execute("INSERT OR REPLACE INTO model_artefacts(model_id, format, path, bytes, sha256, is_dir, "
+                       "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (model_id, format, stored, size, digest, int(is_dir), self.now()))
+            db.execute("UPDATE models SET updated_at=? WHERE id=?", (self.now(), model_id))
+            found = self._artefacts(db, [model_id])[model_id]
+        return next(a for a in found if a.format == format)
+
+    def _measure(self, format: str, path: Path, expected_sha256: str | None = None
+                 ) -> tuple[str, str, int, str, bool]:
+        """An export's (format, stored path, bytes, sha256, is_dir), measured from the disk (outside any lock:
+        a merged model is gigabytes); InvalidRequest listing what is wrong."""
         problems: builtins.list[str] = []
         if not isinstance(format, str) or not _FORMAT.fullmatch(format):
             problems.append(f"format: {format!r} must be 1 to 32 lowercase letters, digits or '_', starting "
@@ -460,8 +486,6 @@ class ModelRegistry:
             problems.append(f"path: '{path}' does not exist")
         if problems:
             raise InvalidRequest("invalid artefact", problems)
-        self.get(key)  # NotFound before hashing a large file for nothing
-        # Hashing happens outside the lock: a merged model is gigabytes.
         if absolute.is_dir():
             size, digest = tree_sha256(absolute)
         else:
@@ -469,15 +493,7 @@ class ModelRegistry:
         if expected_sha256 is not None and expected_sha256 != digest:
             raise InvalidRequest("artefact checksum mismatch",
                                  [f"expected_sha256: {expected_sha256} differs from the artefact's {digest}"])
-        stored = self._stored_path(absolute)
-        with self._transaction() as db:
-            model_id = self._resolve(db, key)
-            db.execute("INSERT OR REPLACE INTO model_artefacts(model_id, format, path, bytes, sha256, is_dir, "
-                       "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (model_id, format, stored, size, digest, int(absolute.is_dir()), self.now()))
-            db.execute("UPDATE models SET updated_at=? WHERE id=?", (self.now(), model_id))
-            found = self._artefacts(db, [model_id])[model_id]
-        return next(a for a in found if a.format == format)
+        return format, self._stored_path(absolute), size, digest, absolute.is_dir()
 
     def artefact(self, key: str, format: str) -> Artefact:
         """The version's export in ``format``; NotFound naming the formats it has, or when the recorded file has
@@ -530,15 +546,17 @@ class ModelRegistry:
         self._emit(changed, _event(model.status, target))
         return changed
 
-    def reset_loaded(self) -> builtins.list[str]:
-        """Every ``deployed`` version back to ``trained``: what the serving engine's start calls, since a fresh
-        engine has nothing loaded. Returns their ids."""
+    def reset_loaded(self, kinds: builtins.list[ModelKind] | None = None) -> builtins.list[str]:
+        """Every ``deployed`` version (of ``kinds``; None: of every kind) back to ``trained``: what a serving
+        engine's start calls, since a fresh engine has nothing loaded. Returns their ids."""
         now = self.now()
+        names = [kind.value for kind in (kinds or list(ModelKind))]
+        marks = ", ".join("?" * len(names))
         with self._transaction() as db:
-            ids = [r["id"] for r in db.execute("SELECT id FROM models WHERE status=? ORDER BY seq",
-                                               (ModelStatus.DEPLOYED.value,))]
-            db.execute("UPDATE models SET status=?, loaded_at=NULL, updated_at=? WHERE status=?",
-                       (ModelStatus.TRAINED.value, now, ModelStatus.DEPLOYED.value))
+            ids = [r["id"] for r in db.execute(f"SELECT id FROM models WHERE status=? AND kind IN ({marks}) "
+                                               "ORDER BY seq", (ModelStatus.DEPLOYED.value, *names))]
+            db.execute(f"UPDATE models SET status=?, loaded_at=NULL, updated_at=? WHERE status=? AND kind IN ({marks})",
+                       (ModelStatus.TRAINED.value, now, ModelStatus.DEPLOYED.value, *names))
         return ids
 
     # -- internals --------------------------------------------------------------------

@@ -274,6 +274,7 @@ class ModelServices:
                 expert = self._expert_version(ctx, config.expert, model, Path(exports[ONNX_ADAPTER]["path"]),
                                               _metrics(inputs))
             dataset = upstream(inputs, "dataset")
+            # The exports are recorded with the version, so a model.registered webhook lists them.
             registered = self.backends.models.register(
                 config.name, ModelKind.PIPELINE_OUTPUT, description=config.description,
                 base_model=self.backends.base_name if model["mode"] == "lora" else "",
@@ -281,7 +282,8 @@ class ModelServices:
                 source=ModelSource(job_id=job.id, run_id=_run_id(job.config) or str(job.id),
                                    dataset_id=dataset.get("dataset_id") if isinstance(dataset, Mapping) else None,
                                    expert_id=expert["id"] if expert else None,
-                                   expert_version=expert["version"] if expert else None))
+                                   expert_version=expert["version"] if expert else None),
+                artefacts={name: Path(made["path"]) for name, made in exports.items()})
             ctx.log(LogLevel.INFO, f"Registered model {registered.ref} ({registered.id})")
         for name, made in exports.items():
             if registered.artefact(name) is None:

@@ -34,3 +34,16 @@ def test_served_requests_are_recorded_against_the_mirrored_version(service: Expe
         models.close()
     assert figures.requests_total == 2 and figures.successes == 2 and figures.success_rate == 100.0
     assert figures.avg_latency_ms is not None and figures.avg_latency_ms > 0 and figures.memory_mb
+
+
+def test_a_starting_engine_marks_what_it_served_trained_again(service: ExpertService) -> None:
+    database = service.state_dir / "operations.sqlite"
+    models = ModelRegistry(database)
+    try:
+        [first, *_] = sync_expert_versions(service.registry, models)
+        models.mark_loaded(first.id)
+        served = ServedRequests(database)   # as the experts node opens it when it (re)starts
+        served.close()
+        assert served.reset == [first.id] and models.get(first.id).status.value == "trained"
+    finally:
+        models.close()

@@ -152,6 +152,12 @@ def test_reset_loaded_after_a_restart(registry: ModelRegistry) -> None:
     registry.mark_loaded(three.id)
     assert registry.reset_loaded() == [one.id, three.id]
     assert {registry.get(m.id).status for m in (one, two, three)} == {ModelStatus.TRAINED}
+    # A serving engine resets only its own kinds: a deployed policy runs in another node.
+    policy = registry.register("reach", ModelKind.POLICY)
+    registry.mark_loaded(policy.id)
+    registry.mark_loaded(two.id)
+    assert registry.reset_loaded([ModelKind.EXPERT_ADAPTER]) == [two.id]
+    assert registry.get(policy.id).status is ModelStatus.DEPLOYED
 
 
 def test_a_failing_listener_does_not_fail_the_write(registry: ModelRegistry) -> None:
@@ -240,3 +246,17 @@ def test_to_dict_uses_the_seed_fields(registry: ModelRegistry, tmp_path: Path) -
     assert data["training_config"] == {"epochs": 3} and data["metrics"] == {"accuracy": 0.92}
     assert data["exports"] == ["adapter"] and data["status"] == "trained" and data["kind"] == "expert_adapter"
     assert data["artefacts"]["adapter"]["bytes"] == 1 and "path" not in data["artefacts"]["adapter"]
+
+
+def test_artefacts_given_at_registration_are_there_when_listeners_hear_of_it(registry: ModelRegistry,
+                                                                              tmp_path: Path) -> None:
+    weights = tmp_path / "adapter.onnx_adapter"
+    weights.write_bytes(b"weights")
+    heard: list[tuple[str, list[str]]] = []
+    registry.on_event(lambda model, event: heard.append((event, model.formats)))
+    model = registry.register("kitchen", ModelKind.EXPERT_ADAPTER, artefacts={"onnx_adapter": weights})
+    assert heard == [("model.registered", ["onnx_adapter"])]
+    assert model.artefact("onnx_adapter") is not None and model.artefacts[0].bytes == 7
+    with pytest.raises(InvalidRequest) as missing:
+        registry.register("kitchen", ModelKind.EXPERT_ADAPTER, artefacts={"gguf": tmp_path / "none.gguf"})
+    assert any("does not exist" in p for p in missing.value.problems) and registry.list(name="kitchen")[1] == 1
