@@ -33,6 +33,7 @@ from embodied_ai.bridge.routes import (
     multimodal,
     openai,
     operations,
+    rl_training,
     router,
     training,
     webhooks,
@@ -69,8 +70,8 @@ def create_app(ports: Ports, settings: BridgeSettings, keys: ApiKeyStore | None 
     app.state.started_at, app.state.started_at_wall = time.monotonic(), time.time()
     install_error_handlers(app)
 
-    for module in (experts, datasets, training, jobs, webhooks, operations, inference, router, multimodal, hardware,
-                   monitoring, openai):
+    for module in (experts, datasets, training, rl_training, jobs, webhooks, operations, inference, router, multimodal,
+                   hardware, monitoring, openai):
         app.include_router(module.router)
     app.include_router(models.router)   # GET /v1/models: OpenAI's list too
     app.include_router(monitoring.prometheus)

@@ -13,6 +13,9 @@ without a graph. Job kinds:
     batch_inference   many prompts through the experts, completions to a file
     pipeline          seed 004's DAG of agents, whose model agents train, evaluate, export and
                       register into the model registry (embodied_ai.pipelines.model_services)
+    rl_training       a robot skill's policy (q_learning, dqn, ppo) trained in the simulator,
+                      exported to ONNX with its contract and registered (embodied_ai.skills)
+    rl_reconcile      a registered policy measured on fresh, perturbed episodes
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ class JobSystem:
         from embodied_ai.ops_logs.buffer import LogBuffer
         from embodied_ai.pipelines import PIPELINE_JOB, PipelineServices, pipeline_job_kind
         from embodied_ai.pipelines.model_services import ModelBackends, model_services
+        from embodied_ai.skills.jobs import kinds as skill_kinds
         from embodied_ai.webhooks import DEFAULT_ALLOWED_HOSTS, Dispatcher, UrlPolicy, WebhookStore
         from embodied_ai.webhooks.events import job_announcer, model_announcer
         from embodied_ai.webhooks.service import WebhooksService
@@ -108,7 +112,7 @@ class JobSystem:
         batch = BatchInference(config.work_root(), generate or _no_generation, lambda dataset_id: (
             dataset_store.file(dataset_id), dataset_store.get(dataset_id).analysis.get("text_column")))
         kinds: dict[str, JobKind] = {TRAINING_JOB: training.kind(), PIPELINE_JOB: pipeline_job_kind(services),
-                                     BATCH_INFERENCE_JOB: batch.kind()}
+                                     BATCH_INFERENCE_JOB: batch.kind(), **skill_kinds(config.work_root(), models)}
         runner = JobRunner(store, kinds, workers=config.workers, poll_s=config.poll_s)
         policy = UrlPolicy(config.allowed_hosts() or DEFAULT_ALLOWED_HOSTS)
         webhook_store = WebhookStore(config.database(), policy)

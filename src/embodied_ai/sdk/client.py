@@ -43,6 +43,7 @@ from embodied_ai.bridge.schemas.jobs import JobData, JobList, LogHistory, LogLin
 from embodied_ai.bridge.schemas.models import ModelCatalog, ModelData, ModelLoaded, ModelMetrics, ModelPerformance
 from embodied_ai.bridge.schemas.monitoring import Health, Metrics
 from embodied_ai.bridge.schemas.multimodal import Detections, MultimodalResult, Transcription
+from embodied_ai.bridge.schemas.rl_training import Reconciled, TaskCancelled, TaskCreated, TaskStatus
 from embodied_ai.bridge.schemas.router import Routed, RouterStats
 from embodied_ai.bridge.schemas.training import TrainingJob, TrainingStatus, TrainingStopped
 from embodied_ai.bridge.schemas.webhooks import DeliveryData, DeliveryList, WebhookData, WebhookList
@@ -265,6 +266,24 @@ class Training(_Resource):
 
     def stop(self, job_id: int) -> TrainingStopped:
         return self._client.request("POST", f"/v1/training/{job_id}/stop", TrainingStopped)
+
+    # Seed 001: reinforcement-learning tasks (a robot skill's policy).
+    def create(self, name: str, model_type: str, total_episodes: int, parameters: dict[str, Any] | None = None,
+               **options: Any) -> TaskCreated:
+        """A training task (q_learning, dqn, ppo); ``options``: wandb_project, wandb_run_name, env, env_config, seed."""
+        return self._client.request("POST", "/v1/training", TaskCreated, json={
+            "name": name, "model_type": model_type, "total_episodes": total_episodes,
+            "parameters": parameters or {}, **options})
+
+    def get(self, task_id: str | int) -> TaskStatus:
+        return self._client.request("GET", f"/v1/training/{task_id}", TaskStatus)
+
+    def cancel(self, task_id: str | int) -> TaskCancelled:
+        return self._client.request("POST", f"/v1/training/{task_id}/cancel", TaskCancelled)
+
+    def reconcile(self, task_id: str | int, sample_size: int, group_id: str | None = None) -> Reconciled:
+        params: dict[str, Any] = {"sample_size": sample_size, **({"group_id": group_id} if group_id else {})}
+        return self._client.request("POST", f"/v1/training/{task_id}/reconcile", Reconciled, params=params)
 
 
 class Vision(_Resource):

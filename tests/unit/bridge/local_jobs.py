@@ -15,6 +15,7 @@ from embodied_ai.bridge.ports.operations import OpsLogView
 from embodied_ai.bridge.ports.webhooks import DeliveryView, WebhookView
 from embodied_ai.datasets import DatasetStore
 from embodied_ai.jobs import JobContext, JobKind, JobRunner, JobStore
+from embodied_ai.skills.jobs import kinds as skill_kinds
 from embodied_ai.jobs.service import JobsService
 from embodied_ai.model_registry.service import ModelsService
 from embodied_ai.ops_logs import OpsLogStore
@@ -39,7 +40,11 @@ def count_to(ctx: JobContext) -> dict[str, Any]:
 class LocalJobs:
     def __init__(self, directory: Path) -> None:
         self.store = JobStore(directory / "operations.sqlite")
-        self.runner = JobRunner(self.store, {"count": JobKind(count_to, resumable=True)}, poll_s=0.1)
+        # The model registry in the same database, with this directory's experts (the jobs node's core).
+        self.model_registries = Registries.open(directory)
+        self.runner = JobRunner(self.store, {"count": JobKind(count_to, resumable=True),
+                                             **skill_kinds(directory / "job_work", self.model_registries.models)},
+                                poll_s=0.1)
         self.service = JobsService(self.store, self.runner)
         policy = UrlPolicy()   # loopback only
         self.webhook_store = WebhookStore(directory / "operations.sqlite", policy)
@@ -51,8 +56,6 @@ class LocalJobs:
         # The datasets folder of this directory as a state directory (the bridge's uploads are elsewhere).
         self.dataset_store = DatasetStore(directory / "operations.sqlite", directory / "datasets")
         self.datasets = LocalDatasets(self.dataset_store)
-        # The model registry in the same database, with this directory's experts (the jobs node's core).
-        self.model_registries = Registries.open(directory)
         self.model_registries.models.on_event(model_announcer(self.webhook_store, self.dispatcher))
         self.models = LocalModels(self.model_registries.service)
         self.dispatcher.start()

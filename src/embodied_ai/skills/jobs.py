@@ -1,0 +1,46 @@
+"""The skills' job kinds for the job system: ``rl_training`` (train, export and register a policy)
+and ``rl_reconcile`` (a registered policy, nominal and perturbed).
+
+The kinds' bodies are built on first use: naming the kinds (the jobs node at its start) loads
+neither Gymnasium nor the simulator (~0.5 s and ~50 MB), only a skill's job does.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from embodied_ai.jobs.runner import JobKind
+
+if TYPE_CHECKING:
+    from embodied_ai.model_registry.store import ModelRegistry
+    from embodied_ai.skills.reconcile import PolicyReconcile
+    from embodied_ai.skills.training import PolicyTraining
+
+RL_TRAINING_JOB = "rl_training"
+RL_RECONCILE_JOB = "rl_reconcile"
+
+
+def kinds(work_root: Path, registry: ModelRegistry) -> dict[str, JobKind]:
+    """Both kinds: training writes into ``work_root / job-<id>/``; policies go to ``registry``."""
+    @functools.cache
+    def training() -> PolicyTraining:
+        from embodied_ai.skills.training import PolicyTraining
+
+        return PolicyTraining(work_root, registry)
+
+    @functools.cache
+    def reconcile() -> PolicyReconcile:
+        from embodied_ai.skills.reconcile import PolicyReconcile
+
+        return PolicyReconcile(registry)
+
+    def describe(job: Any, finished: Any) -> dict[str, Any]:
+        describe_training = training().kind().describe
+        return describe_training(job, finished) if describe_training is not None else {}
+
+    return {RL_TRAINING_JOB: JobKind(run=lambda ctx: training().run(ctx), resumable=True,
+                                     validate=lambda config: training().validate(config), describe=describe),
+            RL_RECONCILE_JOB: JobKind(run=lambda ctx: reconcile().run(ctx), resumable=True,
+                                      validate=lambda config: reconcile().validate(config))}
