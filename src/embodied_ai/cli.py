@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     from embodied_ai.jobs.cli import add_commands as add_jobs_commands
 
     add_jobs_commands(commands)
+    from embodied_ai.skills.cli import add_commands as add_rl_commands
+
+    add_rl_commands(commands)
     keys = commands.add_parser("keys", help="API keys of the REST bridge (stored hashed in the state directory)")
     keys.add_argument("--state-dir", help="default: $EMBODIED_STATE_DIR or ~/.local/state/embodied")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
