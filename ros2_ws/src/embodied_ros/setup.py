@@ -49,6 +49,7 @@ setup(
             "commander = embodied_ros.commander:main",
             "experts = embodied_ros.experts:main",
             "jobs = embodied_ros.jobs:main",
+            "policy = embodied_ros.policy:main",
             "container = embodied_ros.container:main",
         ],
     },

@@ -84,7 +84,10 @@ class HeadTrackEnv(SimulatedTaskEnv[int, int]):
         info = {"pan_error_rad": error, "is_success": centred, "targets": targets}
         return self._observe(snapshot), reward, False, truncated, info
 
+    def observe(self, positions: Mapping[str, float], velocities: Mapping[str, float], target: np.ndarray) -> int:
+        """The observation from the measured head pan and a perceived target (base_link, m): the one place
+        it is built, for training and for a policy node on the robot alike (velocities are not used)."""
+        return self.grid.index(positions[HEAD_PAN]) * self.grid.bins + self.grid.index(self.bearing(target))
+
     def _observe(self, snapshot: HardwareSnapshot) -> int:
-        pan_bin = self.grid.index(self._observe_positions(snapshot, [HEAD_PAN])[HEAD_PAN])
-        target_bin = self.grid.index(self.bearing(self._sensed_point(self.target_point)))
-        return pan_bin * self.grid.bins + target_bin
+        return self.observe(self._observe_positions(snapshot, [HEAD_PAN]), {}, self._sensed_point(self.target_point))

@@ -69,10 +69,16 @@ class ReachEnv(SimulatedTaskEnv[np.ndarray, np.ndarray]):
         positions = {j: r.position for j, r in snapshot.joints.items()}
         return float(np.linalg.norm(self.gripper_position(positions) - self.target))
 
+    def observe(self, positions: Mapping[str, float], velocities: Mapping[str, float],
+                target: np.ndarray) -> np.ndarray:
+        """The observation from measured joint positions and velocities and a perceived target (base_link,
+        m): the one place it is built, for training and for a policy node on the robot alike."""
+        gripper = self.gripper_position(positions)
+        values = np.concatenate([[positions[j] for j in self.joints], [velocities[j] for j in self.joints],
+                                 gripper, target, target - gripper])
+        return np.clip(values, self._low, self._high).astype(np.float32)
+
     def _observe(self, snapshot: HardwareSnapshot) -> np.ndarray:
         positions = self._observe_positions(snapshot, self.joints)
-        gripper = self.gripper_position(positions)
-        target = self._sensed_point(self.target)
-        velocities = [snapshot.joints[j].velocity for j in self.joints]
-        values = np.concatenate([[positions[j] for j in self.joints], velocities, gripper, target, target - gripper])
-        return np.clip(values, self._low, self._high).astype(np.float32)
+        velocities = {j: snapshot.joints[j].velocity for j in self.joints}
+        return self.observe(positions, velocities, self._sensed_point(self.target))
