@@ -10,6 +10,7 @@ then answer GraphUnavailable ("its interface is not built in this install").
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import math
 import threading
@@ -28,6 +29,10 @@ from embodied_ai.errors import GraphUnavailable
 from embodied_ros.kit.action_client import ThreadSafeActionClient
 from embodied_ros.kit.detections import decode_detections
 from embodied_ros.kit.goal_client import Endpoint, Feedback, call_async, require_async, run_goal_async, send_goal_async
+
+# How long after a service client first sees its server its requests wait, so that the server has
+# matched the client's response reader too (discovery on loopback takes well under this).
+RESPONSE_MATCH_S = 0.5
 
 
 def optional_interface(module: str, name: str) -> Any:
@@ -124,17 +129,34 @@ class Service:
     def __init__(self, graph: Graph, kind: Any, endpoint: Endpoint) -> None:
         self.graph, self.kind, self.endpoint = graph, kind, endpoint
         self.client: Client | None = None
+        self._ready_since: float | None = None   # when this client first saw its server (again)
         if kind is not None:
             self.client = graph.node.create_client(kind, endpoint.name, callback_group=graph.group)
 
     async def require(self) -> None:
         """GraphUnavailable unless the server is there (after a brief wait for discovery)."""
-        await _require(self.graph, self.client, self.endpoint)
+        try:
+            await _require(self.graph, self.client, self.endpoint)
+        except GraphUnavailable:
+            self._ready_since = None
+            raise
 
     async def call(self, timeout_s: float, **request: Any) -> Any:
         """The response to a request made of ``request``'s fields."""
         await self.require()  # before the request is made: its type may not be built
+        await self._settle()
         return await call_async(self.client, self.kind.Request(**request), self.endpoint, timeout_s)
+
+    async def _settle(self) -> None:
+        """Seeing the server's request reader does not mean the server has seen this client's response
+        reader yet: a request sent at once may be answered into the void (Fast DDS), and the caller waits
+        out its whole timeout. The first calls after discovery wait until both sides have had time."""
+        now = time.monotonic()
+        if self._ready_since is None:
+            self._ready_since = now
+        remaining = RESPONSE_MATCH_S - (now - self._ready_since)
+        if remaining > 0:
+            await asyncio.sleep(remaining)
 
     def readiness(self) -> str:
         return _readiness(self.graph, self.client, self.endpoint)
