@@ -41,7 +41,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -53,6 +52,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))      # tests.unit.tiny_models, for --tiny
+sys.path.insert(0, str(REPO / "bench"))
+
+from _results import git_state, load  # noqa: E402 - what every bench records, beside this file
 
 from embodied_ai.database import MAX_PAGE  # noqa: E402
 from embodied_ai.experts.datasets import write_records_jsonl  # noqa: E402
@@ -251,22 +253,6 @@ def paired(direct: list[Timing], pipeline: list[Timing], field: str) -> list[flo
 def median(values: list[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return round(statistics.median(known), 4) if known else None
-
-
-def git_state() -> dict[str, Any]:
-    try:
-        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, timeout=5).stdout.strip()
-        # Uncommitted edits to what the bench runs (the numbers are for that tree, not HEAD's).
-        status = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "src", "bench"],
-                                capture_output=True, text=True, timeout=5).stdout.splitlines()
-        return {"commit": commit, "uncommitted": [line[3:] for line in status if line.strip()]}
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": "", "uncommitted": []}
-
-
-def load() -> list[float]:
-    return [round(value, 2) for value in os.getloadavg()]
 
 
 @dataclasses.dataclass

@@ -43,7 +43,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -61,6 +60,10 @@ from embodied_ai.skills.training import make_env, make_learner
 from embodied_ai.skills.training_config import RlTrainingConfig
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+from _results import git_state, load  # noqa: E402 - what every bench records, beside this file
+
 ENV_IDS = (REACH_ENV_ID, HEAD_TRACK_ENV_ID)
 Q_ENV_ID = HEAD_TRACK_ENV_ID        # q_learning's task (a discrete observation and action)
 QUICK = {"repeats": 1, "episodes": 2, "q_episodes": 2}
@@ -194,22 +197,6 @@ def run_q_learning(config: RlTrainingConfig) -> QRun:
     finally:
         env.close()
     return QRun(finished, sum(steps), elapsed)
-
-
-def git_state() -> dict[str, Any]:
-    try:
-        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, timeout=5).stdout.strip()
-        # Uncommitted edits to what the bench runs (the numbers are for that tree, not HEAD's).
-        status = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "src", "bench"],
-                                capture_output=True, text=True, timeout=5).stdout.splitlines()
-        return {"commit": commit, "uncommitted": [line[3:] for line in status if line.strip()]}
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": "", "uncommitted": []}
-
-
-def load() -> list[float]:
-    return [round(value, 2) for value in os.getloadavg()]
 
 
 def median(values: list[float]) -> float:

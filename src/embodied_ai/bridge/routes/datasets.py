@@ -14,9 +14,9 @@ from embodied_ai.bridge.errors import ApiError, error_responses
 from embodied_ai.bridge.ports.datasets import DatasetsPort
 from embodied_ai.bridge.ports.experts import ExpertsPort
 from embodied_ai.bridge.routes import deps
+from embodied_ai.bridge.routes.paging import paginate
 from embodied_ai.bridge.schemas.common import Envelope, ok
 from embodied_ai.bridge.schemas.datasets import DatasetData, DatasetList, DatasetPreview, dataset_data
-from embodied_ai.bridge.schemas.jobs import Pagination
 from embodied_ai.bridge.security import authorize
 from embodied_ai.bridge.settings import BridgeSettings
 from embodied_ai.experts.datasets import (
@@ -77,13 +77,8 @@ async def list_datasets(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Envelope[DatasetList]:
     page, total = await datasets.list_datasets(limit, offset)
-    has_more = offset + len(page) < total
-    response.headers["X-Total-Count"] = str(total)
-    if has_more:
-        following = request.url.include_query_params(offset=offset + len(page), limit=limit)
-        response.headers["Link"] = f'<{following}>; rel="next"'
     return ok(DatasetList(datasets=[dataset_data(dataset) for dataset in page],
-                          pagination=Pagination(limit=limit, offset=offset, total=total, has_more=has_more)))
+                          pagination=paginate(request, response, limit, offset, len(page), total)))
 
 
 @router.get("/datasets/{dataset_id}", summary="A dataset: its file, analysis and training rows")

@@ -13,8 +13,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from embodied_ai.bridge.errors import describe, error_body, error_responses
 from embodied_ai.bridge.ports.jobs import JobsPort
 from embodied_ai.bridge.routes import deps
+from embodied_ai.bridge.routes.paging import paginate
 from embodied_ai.bridge.schemas.common import Envelope, ok
-from embodied_ai.bridge.schemas.jobs import JobCreate, JobData, JobList, LogHistory, Pagination, job_data, log_line
+from embodied_ai.bridge.schemas.jobs import JobCreate, JobData, JobList, LogHistory, job_data, log_line
 from embodied_ai.bridge.security import authorize
 from embodied_ai.errors import EmbodiedError, InvalidRequest
 
@@ -45,13 +46,8 @@ async def list_jobs(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Envelope[JobList]:
     page, total = await jobs.list_jobs(status, type, limit, offset)
-    has_more = offset + len(page) < total
-    response.headers["X-Total-Count"] = str(total)
-    if has_more:
-        following = request.url.include_query_params(offset=offset + len(page), limit=limit)
-        response.headers["Link"] = f'<{following}>; rel="next"'
     return ok(JobList(jobs=[job_data(job) for job in page],
-                      pagination=Pagination(limit=limit, offset=offset, total=total, has_more=has_more)))
+                      pagination=paginate(request, response, limit, offset, len(page), total)))
 
 
 @router.get("/jobs/{job_id}", summary="A job: status, progress, result or error")

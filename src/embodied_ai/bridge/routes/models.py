@@ -18,6 +18,7 @@ from embodied_ai.bridge.errors import error_responses
 from embodied_ai.bridge.ports.inference import InferencePort
 from embodied_ai.bridge.ports.models import ModelFilter, ModelsPort
 from embodied_ai.bridge.routes import deps
+from embodied_ai.bridge.routes.paging import paginate
 from embodied_ai.bridge.schemas.common import Envelope, ok
 from embodied_ai.bridge.schemas.models import (
     LoadRequest,
@@ -97,13 +98,8 @@ async def list_models(
             shown = {item.id for item in items if item.servable}
             items = [ServedModel(id=name, created=created) for name in [ROUTER_MODEL, *experts] if name not in shown] \
                 + items
-    has_more = start + len(views) < total
-    response.headers["X-Total-Count"] = str(total)
-    if has_more:
-        following = request.url.remove_query_params(["page", "per_page"]).include_query_params(
-            offset=start + len(views), limit=size)
-        response.headers["Link"] = f'<{following}>; rel="next"'
-    return ModelCatalog(data=items, total=total, limit=size, offset=start, has_more=has_more,
+    paging = paginate(request, response, size, start, len(views), total, replaced=("page", "per_page"))
+    return ModelCatalog(data=items, total=total, limit=size, offset=start, has_more=paging.has_more,
                         registry_available=available)
 
 

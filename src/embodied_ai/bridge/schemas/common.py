@@ -47,6 +47,15 @@ def ok(data: T) -> Envelope[T]:
     return Envelope[T](success=True, data=data)
 
 
+class Pagination(BaseModel):
+    """A list's page (``X-Total-Count`` and ``Link: rel="next"`` say the same in headers: ``routes.paging``)."""
+
+    limit: int
+    offset: int
+    total: int
+    has_more: bool
+
+
 class Message(BaseModel):
     """Data of operations that only report what happened."""
 

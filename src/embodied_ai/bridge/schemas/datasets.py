@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from embodied_ai.bridge.ports.datasets import DatasetView
-from embodied_ai.bridge.schemas.jobs import Pagination
+from embodied_ai.bridge.schemas.common import Pagination
 
 
 class LengthStats(BaseModel):

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from embodied_ai.bridge.ports.jobs import JobView, LogLineView
+from embodied_ai.bridge.schemas.common import Pagination
 
 PIPELINE = "pipeline"
 # Seed 002's words for priorities; the job system orders by integer, higher first.
@@ -100,13 +101,6 @@ class JobData(BaseModel):
     error: JobError | None
     attempts: int
     cancel_requested: bool
-
-
-class Pagination(BaseModel):
-    limit: int
-    offset: int
-    total: int
-    has_more: bool
 
 
 class JobList(BaseModel):
