@@ -25,14 +25,18 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile
 
 from embodied_ai.bridge.ports.common import Detection, EventListener, GraphEvent
-from embodied_ai.errors import GraphUnavailable
+from embodied_ai.errors import GraphTimeout, GraphUnavailable
 from embodied_ros.kit.action_client import ThreadSafeActionClient
 from embodied_ros.kit.detections import decode_detections
 from embodied_ros.kit.goal_client import Endpoint, Feedback, call_async, require_async, run_goal_async, send_goal_async
 
 # How long after a service client first sees its server its requests wait, so that the server has
-# matched the client's response reader too (discovery on loopback takes well under this).
+# matched the client's response reader too (discovery on loopback usually takes well under this).
 RESPONSE_MATCH_S = 0.5
+# A read's first request is sent again after this (then twice as long, ...) until one is answered:
+# under load the server may still not have matched the new client when it answers, and Fast DDS
+# drops that response (rclpy warns "failed to send response (timeout)" on the server's side).
+FIRST_ANSWER_S = 2.0
 
 
 def optional_interface(module: str, name: str) -> Any:
@@ -123,13 +127,21 @@ async def _require(graph: Graph, client: ActionClient | Client | None, endpoint:
         raise
 
 
+def is_read(service: str) -> bool:
+    """Whether a service only reads, by the graph's naming (get_*, list_*, preview_*, *_status):
+    a read's request whose answer may have been lost can be sent again."""
+    return service.startswith(("get_", "list_", "preview_")) or service.endswith("_status")
+
+
 class Service:
     """A service the bridge calls; ``kind`` None when its interface is not built."""
 
     def __init__(self, graph: Graph, kind: Any, endpoint: Endpoint) -> None:
         self.graph, self.kind, self.endpoint = graph, kind, endpoint
+        self.read = is_read(endpoint.name)
         self.client: Client | None = None
         self._ready_since: float | None = None   # when this client first saw its server (again)
+        self._answered = False                   # whether the server has answered since then
         if kind is not None:
             self.client = graph.node.create_client(kind, endpoint.name, callback_group=graph.group)
 
@@ -138,14 +150,20 @@ class Service:
         try:
             await _require(self.graph, self.client, self.endpoint)
         except GraphUnavailable:
-            self._ready_since = None
+            self._ready_since, self._answered = None, False
             raise
 
     async def call(self, timeout_s: float, **request: Any) -> Any:
         """The response to a request made of ``request``'s fields."""
         await self.require()  # before the request is made: its type may not be built
         await self._settle()
-        return await call_async(self.client, self.kind.Request(**request), self.endpoint, timeout_s)
+        message = self.kind.Request(**request)
+        if self._answered or not self.read:
+            response = await call_async(self.client, message, self.endpoint, timeout_s)
+        else:
+            response = await self._call_until_answered(message, timeout_s)
+        self._answered = True
+        return response
 
     async def _settle(self) -> None:
         """Seeing the server's request reader does not mean the server has seen this client's response
@@ -155,8 +173,20 @@ class Service:
         if self._ready_since is None:
             self._ready_since = now
         remaining = RESPONSE_MATCH_S - (now - self._ready_since)
-        if remaining > 0:
+        if remaining > 0 and not self._answered:
             await asyncio.sleep(remaining)
+
+    async def _call_until_answered(self, message: Any, timeout_s: float) -> Any:
+        """A read's response, sending it again while none comes (see FIRST_ANSWER_S)."""
+        deadline, attempt_s = time.monotonic() + timeout_s, FIRST_ANSWER_S
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                return await call_async(self.client, message, self.endpoint, min(attempt_s, left))
+            except GraphTimeout:
+                if deadline - time.monotonic() <= 0.01:
+                    raise GraphTimeout(f"{self.endpoint.name} did not answer within {timeout_s:.0f} s") from None
+                attempt_s *= 2
 
     def readiness(self) -> str:
         return _readiness(self.graph, self.client, self.endpoint)
