@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -48,6 +48,9 @@ class ReachConfig(_Strict):
     max_episode_steps: int = Field(default=60, ge=1, le=10_000, description="steps before the episode is truncated")
     action_scale_rad: float = Field(default=0.2, gt=0, le=1.0, description=(
         "an action of 1 asks a joint for its measured position plus this much, rad"))
+    actions: Literal["continuous", "discrete"] = Field(default="continuous", description=(
+        "continuous: one value in [-1, 1] per joint; discrete: each joint down, still or up by action_scale_rad "
+        "(27 choices, for dqn)"))
     success_tolerance_m: float = Field(default=0.02, gt=0, le=0.2, description=(
         "the episode succeeds (terminates) when the fingers are this close to the target, m"))
     success_bonus: float = Field(default=5.0, ge=0, description="reward added on the step that succeeds")

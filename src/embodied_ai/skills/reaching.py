@@ -24,7 +24,8 @@ FINGERS = FORCE_SENSOR_FRAMES[f"gripper_{REACH_SIDE}"]
 
 
 class ReachEnv(SimulatedTaskEnv[np.ndarray, np.ndarray]):
-    """``embodied/Reach-v0``: a float32 observation of 15 signals, 3 normalised joint actions."""
+    """``embodied/Reach-v0``: a float32 observation of 15 signals, 3 normalised joint actions (or, with
+    ``actions: discrete``, one of 27: each joint down, still or up)."""
 
     def __init__(self, config: ReachConfig | Mapping[str, Any] | None = None,
                  description: RobotDescription | None = None, safety: SafetyConfig | None = None,
@@ -53,8 +54,8 @@ class ReachEnv(SimulatedTaskEnv[np.ndarray, np.ndarray]):
         targets, snapshot = self._act(action)
         distance = self.distance(snapshot)
         success = distance <= self.task_spec.success.tolerance
-        clipped = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-        reward = self.task_spec.reward_of({"distance": distance, "action": float(np.sum(clipped**2)),
+        vector = self.task_spec.action_vector(action)
+        reward = self.task_spec.reward_of({"distance": distance, "action": float(np.sum(vector**2)),
                                            "success": float(success)})
         truncated = not success and self.steps >= self.task_spec.max_episode_steps
         info = {"distance_m": distance, "is_success": success, "targets": targets}

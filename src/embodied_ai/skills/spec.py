@@ -10,6 +10,7 @@ targets with the same ``command`` the environment used in training.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import operator
@@ -84,10 +85,12 @@ class ObservationSpec(_Strict):
 
 
 class ActionChoice(_Strict):
-    """One discrete action: move the joint this many grid steps from where it is measured."""
+    """One discrete action: on a grid, move the joint this many grid steps from where it is
+    measured; otherwise, the continuous action ``vector`` (one value per joint, see ``rule``)."""
 
     name: str
-    grid_steps: int
+    grid_steps: int | None = None
+    vector: tuple[float, ...] | None = None
 
 
 class ActionSpec(_Strict):
@@ -95,7 +98,7 @@ class ActionSpec(_Strict):
     dtype: Literal["float32", "int64"]
     signals: tuple[Signal, ...] = ()          # box: one per joint, in the order of TaskSpec.joints
     choices: tuple[ActionChoice, ...] = ()    # discrete: action index -> meaning
-    scale_rad: float | None = None            # box: an action of 1 asks for this much beyond the measured position
+    scale_rad: float | None = None            # an action of 1 asks for this much beyond the measured position
     rule: str
 
 
@@ -156,22 +159,35 @@ class TaskSpec(_Strict):
         """Joint targets for ``action`` given the measured ``positions`` (rad), always inside
         the joints' limits; a non-finite action gives a non-finite target, which the
         controller's validation refuses (as it would refuse it from any caller)."""
-        if self.action.kind == "discrete":
-            assert self.grid is not None, "a discrete action moves on the grid"
-            count = len(self.action.choices)
-            try:
-                chosen = operator.index(action)   # an integer (numpy's too), not a float or a name
-            except TypeError:
-                chosen = -1
-            if not 0 <= chosen < count:
-                raise InvalidRequest(f"action {action!r} is not one of 0..{count - 1}", [f"action: {action!r}"])
-            joint = self.joints[0]
-            index = self.grid.index(positions[joint.name]) + self.action.choices[chosen].grid_steps
+        if self.action.kind == "discrete" and self.grid is not None:
+            joint, steps = self.joints[0], self.choice(action).grid_steps
+            assert steps is not None, "a grid's choices move by grid steps"
+            index = self.grid.index(positions[joint.name]) + steps
             return {joint.name: self.grid.angle(min(max(index, 0), self.grid.bins - 1))}
-        assert self.action.scale_rad is not None, "a continuous action has a scale"
-        values = np.clip(np.asarray(action, dtype=np.float64).reshape(len(self.joints)), -1.0, 1.0)
+        assert self.action.scale_rad is not None, "a joint-space action has a scale"
+        values = self.action_vector(action)
         return {j.name: float(np.clip(positions[j.name] + a * self.action.scale_rad, j.lower_rad, j.upper_rad))
                 for j, a in zip(self.joints, values)}
+
+    def choice(self, action: Any) -> ActionChoice:
+        """The discrete action ``action`` names, or InvalidRequest."""
+        count = len(self.action.choices)
+        try:
+            chosen = operator.index(action)   # an integer (numpy's too), not a float or a name
+        except TypeError:
+            chosen = -1
+        if not 0 <= chosen < count:
+            raise InvalidRequest(f"action {action!r} is not one of 0..{count - 1}", [f"action: {action!r}"])
+        return self.action.choices[chosen]
+
+    def action_vector(self, action: Any) -> np.ndarray:
+        """A joint-space action as its clipped vector (one value in [-1, 1] per joint): a box
+        action itself, a discrete one its choice's vector."""
+        if self.action.kind == "discrete":
+            vector = self.choice(action).vector
+            assert vector is not None, "a joint-space choice has a vector"
+            return np.asarray(vector, dtype=np.float64)
+        return np.clip(np.asarray(action, dtype=np.float64).reshape(len(self.joints)), -1.0, 1.0)
 
     def reward_weights(self) -> dict[str, float]:
         return {term.name: term.weight for term in self.reward}
@@ -251,12 +267,7 @@ def reach_spec(description: RobotDescription, safety: SafetyConfig, config: Reac
         observation=ObservationSpec(
             kind="box", dtype="float32", signals=tuple(signals),
             encoding="a float32 vector of the signals in this order, each clipped to [low, high]"),
-        action=ActionSpec(
-            kind="box", dtype="float32", scale_rad=config.action_scale_rad,
-            signals=tuple(Signal(name=j.name, unit="1", low=-1.0, high=1.0,
-                                 description="normalised change of the joint's target") for j in joints),
-            rule=("target[j] = clip(measured_position[j] + clip(action[j], -1, 1) * scale_rad, lower_rad[j], "
-                  "upper_rad[j]), streamed to the servo controller once per control period")),
+        action=_reach_action(joints, config),
         reward=(
             RewardTerm(name="distance", weight=-1.0, unit="m", description="distance from the fingers to the target"),
             RewardTerm(name="action", weight=-config.action_penalty, unit="1",
@@ -269,6 +280,24 @@ def reach_spec(description: RobotDescription, safety: SafetyConfig, config: Reac
                                      "the episode terminates then")),
         perturbation=config.perturbation,
     )
+
+
+def _reach_action(joints: Sequence[JointSpec], config: ReachConfig) -> ActionSpec:
+    rule = ("target[j] = clip(measured_position[j] + {a} * scale_rad, lower_rad[j], upper_rad[j]), "
+            "streamed to the servo controller once per control period")
+    if config.actions == "discrete":
+        # Every joint down, still or up by a whole scale_rad: 3^joints choices, for value-based learners.
+        vectors = itertools.product((-1.0, 0.0, 1.0), repeat=len(joints))
+        names = {-1.0: "down", 0.0: "hold", 1.0: "up"}
+        choices = tuple(ActionChoice(name=",".join(f"{j.name}:{names[v]}" for j, v in zip(joints, vector)),
+                                     vector=vector) for vector in vectors)
+        return ActionSpec(kind="discrete", dtype="int64", scale_rad=config.action_scale_rad, choices=choices,
+                          rule=rule.format(a="choices[action].vector[j]"))
+    return ActionSpec(
+        kind="box", dtype="float32", scale_rad=config.action_scale_rad,
+        signals=tuple(Signal(name=j.name, unit="1", low=-1.0, high=1.0,
+                             description="normalised change of the joint's target") for j in joints),
+        rule=rule.format(a="clip(action[j], -1, 1)"))
 
 
 def head_pan_grid(description: RobotDescription, step_rad: float) -> AngleGrid:

@@ -24,11 +24,13 @@ ModelType = Literal["q_learning", "dqn", "ppo"]
 MODEL_TYPES: tuple[str, ...] = ("q_learning", "dqn", "ppo")
 ENV_CONFIGS: dict[str, type[ReachConfig] | type[HeadTrackConfig]] = {
     REACH_ENV_ID: ReachConfig, HEAD_TRACK_ENV_ID: HeadTrackConfig}
-DEFAULT_ENV = {"q_learning": HEAD_TRACK_ENV_ID, "dqn": HEAD_TRACK_ENV_ID, "ppo": REACH_ENV_ID}
+DEFAULT_ENV = {"q_learning": HEAD_TRACK_ENV_ID, "dqn": REACH_ENV_ID, "ppo": REACH_ENV_ID}
 # What each model type needs of the environment: q_learning a discrete observation and action
-# (a table), dqn discrete actions (one Q-value per action); ppo takes either.
-SUPPORTED_ENVS = {"q_learning": (HEAD_TRACK_ENV_ID,), "dqn": (HEAD_TRACK_ENV_ID,),
+# (a table), dqn discrete actions (one Q-value per action: reaching with ``actions: discrete``,
+# which is its default there); ppo takes either.
+SUPPORTED_ENVS = {"q_learning": (HEAD_TRACK_ENV_ID,), "dqn": (REACH_ENV_ID, HEAD_TRACK_ENV_ID),
                   "ppo": (REACH_ENV_ID, HEAD_TRACK_ENV_ID)}
+DISCRETE_ACTIONS = {"dqn"}   # model types that need discrete actions
 MAX_EPISODES = 100_000
 MAX_SEED = 2**31 - 1
 
@@ -82,7 +84,7 @@ class RlTrainingConfig(_Strict):
     name: str = Field(description="the policy's name in the model registry (a new version per job)")
     model_type: ModelType
     env: Literal["embodied/Reach-v0", "embodied/HeadTrack-v0"] | None = Field(
-        default=None, description="None: embodied/HeadTrack-v0 for q_learning and dqn, embodied/Reach-v0 for ppo")
+        default=None, description="None: embodied/HeadTrack-v0 for q_learning, embodied/Reach-v0 for dqn and ppo")
     parameters: RlParameters = RlParameters()
     total_episodes: int = Field(ge=1, le=MAX_EPISODES)
     seed: int = Field(default=0, ge=0, le=MAX_SEED)
@@ -115,7 +117,7 @@ class RlTrainingConfig(_Strict):
 
     def env_settings(self) -> ReachConfig | HeadTrackConfig:
         """The environment's config (checked by ``parse``)."""
-        return ENV_CONFIGS[self.env_id].model_validate(self.env_config)
+        return ENV_CONFIGS[self.env_id].model_validate(_env_config(self.model_type, self.env_id, self.env_config))
 
     def resolved_parameters(self) -> dict[str, Any]:
         """The parameters the model type uses, the defaults filled in."""
@@ -143,16 +145,26 @@ def _combination_problems(config: Mapping[str, Any]) -> list[str]:
         needs = "a discrete observation and action" if model_type == "q_learning" else "discrete actions"
         problems.append(f"env: {model_type} needs {needs}: {env} is continuous; use "
                         f"{' or '.join(SUPPORTED_ENVS[model_type])}")
-    env_config = config.get("env_config")
+    env_config = config.get("env_config", {})
     if env_id is not None and isinstance(env_config, Mapping):
         try:
-            ENV_CONFIGS[env_id].model_validate(env_config)
+            ENV_CONFIGS[env_id].model_validate(_env_config(model_type, env_id, env_config))
         except ValidationError as exc:
             problems += [f"env_config.{p}" for p in validation_problems(exc, "env_config")]
+        if model_type in DISCRETE_ACTIONS and env_config.get("actions", "discrete") != "discrete":
+            problems.append(f"env_config.actions: {model_type} needs discrete actions, not {env_config['actions']!r}")
     parameters = config.get("parameters")
     if model_type in DEFAULTS and isinstance(parameters, Mapping):
         problems += _parameter_problems(str(model_type), parameters)
     return problems
+
+
+def _env_config(model_type: Any, env_id: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The environment's config as requested, with discrete reaching actions for a learner that
+    needs them (unless the request says otherwise, which ``parse`` refuses)."""
+    if model_type in DISCRETE_ACTIONS and env_id == REACH_ENV_ID:
+        return {"actions": "discrete", **given}
+    return dict(given)
 
 
 def _parameter_problems(model_type: str, given: Mapping[str, Any]) -> list[str]:

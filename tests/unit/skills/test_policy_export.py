@@ -34,7 +34,9 @@ pytestmark = pytest.mark.timeout(300)
 RECORDED = 1000
 TRAINING = {
     "q_learning": {"model_type": "q_learning", "total_episodes": 30, "env_config": HEAD},
-    "dqn": {"model_type": "dqn", "total_episodes": 8, "env_config": HEAD, "parameters": DQN},
+    "dqn": {"model_type": "dqn", "total_episodes": 8, "env_config": REACH, "parameters": DQN},   # discrete reaching
+    "dqn_head_tracking": {"model_type": "dqn", "env": HEAD_TRACK_ENV_ID, "total_episodes": 8, "env_config": HEAD,
+                          "parameters": DQN},
     "ppo": {"model_type": "ppo", "total_episodes": 8, "env_config": REACH, "parameters": PPO},
     "ppo_head_tracking": {"model_type": "ppo", "env": HEAD_TRACK_ENV_ID, "total_episodes": 4, "env_config": HEAD,
                           "parameters": PPO},

@@ -1,6 +1,7 @@
 """The reaching environment: Gymnasium's checker, seeded episodes, commands inside the limits,
 a task a scripted controller solves, and perturbations that do what they say."""
 
+import itertools
 import warnings
 
 import gymnasium as gym
@@ -9,7 +10,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from embodied_ai.control.reach import ArmReach
-from embodied_ai.errors import SafetyViolation
+from embodied_ai.errors import InvalidRequest, SafetyViolation
 from embodied_ai.skills import REACH_ENV_ID, ReachEnv
 
 
@@ -136,3 +137,27 @@ def test_sensor_noise_changes_what_is_seen_not_what_is(description, safety, env)
     assert 0.01 < deviations[:, :3].std() < 0.04          # joint positions: 0.02 rad
     assert np.all(deviations[:, 3:6] == 0)                 # velocities are not noised
     assert 0.004 < deviations[:, 9:12].std() < 0.02        # target: 0.01 m
+
+
+def test_discrete_actions_move_each_joint_down_still_or_up_and_a_bad_one_is_refused(description, safety):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(gym.make(REACH_ENV_ID, config={"actions": "discrete"}).unwrapped)
+    env = ReachEnv({"actions": "discrete"}, description=description, safety=safety)
+    spec, scale = env.task_spec, env.config.action_scale_rad
+    assert env.action_space == gym.spaces.Discrete(27) and spec.action.scale_rad == scale
+    assert {choice.vector for choice in spec.action.choices} == set(itertools.product((-1.0, 0.0, 1.0), repeat=3))
+    env.reset(seed=4)
+    measured = dict(env.observed_positions)
+    for index, choice in enumerate(spec.action.choices):
+        targets = spec.command(index, measured)
+        for joint, step in zip(env.joints, choice.vector):
+            limits = description.limits[joint]
+            assert targets[joint] == pytest.approx(min(max(measured[joint] + step * scale, limits.lower),
+                                                       limits.upper))
+    up = next(k for k, choice in enumerate(spec.action.choices) if choice.vector == (1.0, 1.0, 1.0))
+    _, reward, *_ = env.step(up)
+    assert reward < 0 and np.isfinite(reward)
+    for bad in (27, -1, 1.0, "up"):
+        with pytest.raises(InvalidRequest, match="is not one of 0..26"):
+            env.step(bad)
