@@ -14,6 +14,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from embodied_ai.bridge.ports import Ports
+from embodied_ai.bridge.system_samples import SystemSampler
 from embodied_ai.errors import GraphUnavailable
 
 
@@ -83,3 +84,4 @@ class BridgeMetrics:
                                         ["expert"], registry=self.registry)
         self.registry.register(RobotCollector(ports))
         self.inference = InferenceLog()
+        self.system = SystemSampler()   # sampling from the app's start (its lifespan) to its end

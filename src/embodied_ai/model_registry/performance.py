@@ -31,13 +31,15 @@ from typing import Any
 
 from embodied_ai.database import open_database, transaction
 from embodied_ai.errors import InvalidRequest
-from embodied_ai.jobs.models import format_time, parse_time
+
+# The windows are embodied_ai.timeseries' (shared with the bridge's system samples); INTERVALS and MAX_BUCKETS
+# are re-exported for the registry's package, which names them.
+from embodied_ai.timeseries import INTERVALS as INTERVALS
+from embodied_ai.timeseries import MAX_BUCKETS as MAX_BUCKETS
+from embodied_ai.timeseries import epoch_ms, format_epoch_ms, parse_window
 
 log = logging.getLogger(__name__)
 
-INTERVALS: dict[str, int] = {"1m": 60, "5m": 300, "1h": 3600}   # seconds per bucket
-MAX_BUCKETS = 10_000
-DEFAULT_BUCKETS = 60            # the window when no start_time is given
 DEFAULT_RETENTION_DAYS = 7.0
 PRUNE_EVERY_S = 3600.0
 
@@ -75,14 +77,6 @@ FROM ranked GROUP BY bucket ORDER BY bucket
 
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _epoch_ms(moment: datetime) -> int:
-    return math.floor(moment.timestamp() * 1000)
-
-
-def _time(epoch_ms: int) -> str:
-    return format_time(datetime.fromtimestamp(epoch_ms / 1000, timezone.utc))
 
 
 def _rate(successes: int, requests: int) -> float | None:
@@ -198,7 +192,7 @@ class PerformanceLog:
             problems.append(f"memory_mb: {memory_mb!r} is not a finite number >= 0")
         if problems:
             raise InvalidRequest("invalid request record", problems)
-        now_ms = _epoch_ms(self._clock())
+        now_ms = epoch_ms(self._clock())
         row = (model_id, now_ms, float(latency_ms), int(bool(success)), None if memory_mb is None else float(memory_mb))
         with self._pending_lock:
             self._pending.append(row)
@@ -212,13 +206,13 @@ class PerformanceLog:
     def flush(self) -> int:
         """Write the rows recorded so far (one transaction), pruning when an hour has passed. Returns how many
         rows it wrote."""
-        now_ms = _epoch_ms(self._clock())
+        now_ms = epoch_ms(self._clock())
         written, _ = self._write(now_ms, prune=now_ms >= self._next_prune_ms)
         return written
 
     def prune(self) -> int:
         """Delete the rows older than the retention now (after writing the pending ones); returns how many."""
-        _, deleted = self._write(_epoch_ms(self._clock()), prune=True)
+        _, deleted = self._write(epoch_ms(self._clock()), prune=True)
         return deleted
 
     def _write(self, now_ms: int, prune: bool) -> tuple[int, int]:
@@ -243,7 +237,7 @@ class PerformanceLog:
         """Requests, average and p95 latency, success rate and memory over the retained window. The model is
         not looked up here: the caller resolves it in the registry first (NotFound, a name to its id)."""
         self.flush()
-        now_ms = _epoch_ms(self._clock())
+        now_ms = epoch_ms(self._clock())
         since_ms = now_ms - self.retention_ms
         with self._lock:
             rows = self._db.execute(_AGGREGATE.format(bucket="0"), (model_id, since_ms, now_ms + 1)).fetchall()
@@ -256,56 +250,31 @@ class PerformanceLog:
                                              "model_id=? AND at_ms>=?", (model_id, since_ms)).fetchone()
         _, requests, avg, successes, p95 = rows[0] if rows else (0, 0, None, 0, None)
         return Performance(
-            model_id=model_id, window_start=_time(since_ms), window_end=_time(now_ms), requests_total=int(requests),
-            successes=int(successes or 0), avg_latency_ms=avg, p95_latency_ms=p95,
+            model_id=model_id, window_start=format_epoch_ms(since_ms), window_end=format_epoch_ms(now_ms),
+            requests_total=int(requests), successes=int(successes or 0), avg_latency_ms=avg, p95_latency_ms=p95,
             success_rate=_rate(int(successes or 0), int(requests)), requests_last_hour=int(last_hour),
             memory_mb=None if latest is None else latest[0], peak_memory_mb=peak,
-            last_request_at=None if last_at is None else _time(int(last_at)))
+            last_request_at=None if last_at is None else format_epoch_ms(int(last_at)))
 
     def metrics(self, model_id: str, start_time: str | datetime | None = None,
                 end_time: str | datetime | None = None, interval: str = "1m") -> MetricsSeries:
-        """Buckets of ``interval`` (1m, 5m, 1h) from ``start_time`` rounded down to the interval (default: the
-        ``DEFAULT_BUCKETS`` buckets that end with the end's) to ``end_time`` (default now) rounded up, each with
-        requests, average and p95 latency and success rate; a bucket without requests is there with zero, so
-        charts stay continuous. InvalidRequest lists every problem: an unknown interval, a time that is not
-        ISO-8601 with a timezone, an end not after the start, more than ``MAX_BUCKETS`` buckets."""
-        problems: list[str] = []
-        step_s = INTERVALS.get(interval) if isinstance(interval, str) else None
-        if step_s is None:
-            problems.append(f"interval: {interval!r} is not one of: {', '.join(INTERVALS)}")
-        end = start = None
-        try:
-            end = self._clock() if end_time is None else parse_time(end_time, "end_time")
-        except InvalidRequest as exc:
-            problems += exc.problems
-        if start_time is not None:
-            try:
-                start = parse_time(start_time, "start_time")
-            except InvalidRequest as exc:
-                problems += exc.problems
-        if start is not None and end is not None and end <= start:
-            problems.append(f"end_time: {format_time(end)} is not after start_time {format_time(start)}")
-        if problems or end is None or step_s is None:
-            raise InvalidRequest("invalid metrics request", problems)
-        step_ms = step_s * 1000
-        end_ms = -(-_epoch_ms(end) // step_ms) * step_ms          # rounded up to the interval
-        first_ms = end_ms - DEFAULT_BUCKETS * step_ms if start is None else _epoch_ms(start) // step_ms * step_ms
-        count = (end_ms - first_ms) // step_ms
-        if count > MAX_BUCKETS:
-            raise InvalidRequest("invalid metrics request", [
-                f"start_time, end_time: {count} buckets of {interval}; at most {MAX_BUCKETS} (a shorter window or a "
-                "longer interval)"])
+        """The buckets of the window ``start_time``, ``end_time``, ``interval`` names (``timeseries.parse_window``:
+        1m, 5m, 1h; by default the last 60 intervals), each with requests, average and p95 latency and success
+        rate; a bucket without requests is there with zero, so charts stay continuous. InvalidRequest lists every
+        problem of the window."""
+        window = parse_window(start_time, end_time, interval, self._clock())
+        step_ms, first_ms, end_ms = window.step_ms, window.first_ms, window.end_ms
         self.flush()
-        since_ms = max(first_ms, _epoch_ms(self._clock()) - self.retention_ms)
+        since_ms = max(first_ms, epoch_ms(self._clock()) - self.retention_ms)
         with self._lock:
             rows = self._db.execute(_AGGREGATE.format(bucket="(at_ms - ?) / ?"),
                                     (first_ms, step_ms, model_id, since_ms, end_ms)).fetchall()
         found = {int(index): (int(requests), avg, int(successes), p95)
                  for index, requests, avg, successes, p95 in rows}
         buckets = []
-        for index in range(count):
+        for index in range(window.count):
             requests, avg, successes, p95 = found.get(index, (0, None, 0, None))
-            buckets.append(Bucket(start=_time(first_ms + index * step_ms), requests=requests, avg_latency_ms=avg,
+            buckets.append(Bucket(start=window.bucket_start(index), requests=requests, avg_latency_ms=avg,
                                   p95_latency_ms=p95, success_rate=_rate(successes, requests)))
-        return MetricsSeries(model_id=model_id, interval=interval, start_time=_time(first_ms), end_time=_time(end_ms),
-                             buckets=tuple(buckets))
+        return MetricsSeries(model_id=model_id, interval=interval, start_time=window.start_time,
+                             end_time=window.end_time, buckets=tuple(buckets))

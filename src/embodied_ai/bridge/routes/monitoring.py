@@ -1,4 +1,5 @@
-"""Monitoring API: system metrics, health with components, and Prometheus /metrics."""
+"""Monitoring API: system metrics (now, and seed 001's over time), health with components, and Prometheus
+/metrics."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import psutil
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -16,14 +17,28 @@ from embodied_ai.bridge.errors import error_responses
 from embodied_ai.bridge.metrics import BridgeMetrics
 from embodied_ai.bridge.ports.common import GraphStatus
 from embodied_ai.bridge.ports.experts import ExpertFilter, ExpertsPort
+from embodied_ai.bridge.ports.jobs import JobsPort
 from embodied_ai.bridge.routes import deps
 from embodied_ai.bridge.schemas.common import Envelope, ok
-from embodied_ai.bridge.schemas.monitoring import ExpertCounts, Health, InferenceMetrics, Metrics, SystemMetrics
+from embodied_ai.bridge.schemas.models import SeriesData
+from embodied_ai.bridge.schemas.monitoring import (
+    ExpertCounts,
+    Health,
+    InferenceMetrics,
+    Metrics,
+    MetricsHistory,
+    SystemMetrics,
+    SystemUsage,
+    TrainingTotals,
+)
 from embodied_ai.bridge.security import authorize
+from embodied_ai.bridge.system_samples import Series
+from embodied_ai.bridge.training_figures import training_figures
 from embodied_ai.errors import GraphUnavailable
 
 router = APIRouter(prefix=deps.API_PREFIX, tags=["monitoring"])
 Experts = Annotated[ExpertsPort, Depends(deps.experts)]
+Jobs = Annotated[JobsPort, Depends(deps.jobs)]
 Status = Annotated[GraphStatus, Depends(deps.status)]
 BridgeMetricsDep = Annotated[BridgeMetrics, Depends(deps.metrics)]
 GIB = 1024 ** 3
@@ -38,7 +53,7 @@ def gpu_component() -> str:
             dependencies=[Depends(authorize)], responses=error_responses(401, 429))
 async def monitoring_metrics(experts: Experts, metrics: BridgeMetricsDep) -> Envelope[Metrics]:
     memory = psutil.virtual_memory()
-    system = SystemMetrics(cpu_usage=psutil.cpu_percent(interval=None),
+    system = SystemMetrics(cpu_usage=metrics.system.current().cpu * 100.0,
                            ram_usage_gb=(memory.total - memory.available) / GIB, ram_total_gb=memory.total / GIB,
                            gpu_usage=None, gpu_memory_gb=None)
     try:
@@ -50,6 +65,34 @@ async def monitoring_metrics(experts: Experts, metrics: BridgeMetricsDep) -> Env
     per_minute, latency = metrics.inference.summary()
     inference = InferenceMetrics(requests_per_minute=per_minute, avg_latency_ms=latency, cache_hit_rate=None)
     return ok(Metrics(system=system, experts=counts, inference=inference))
+
+
+def _series(series: Series) -> SeriesData:
+    return SeriesData(values=list(series.values), timestamps=list(series.timestamps))
+
+
+@router.get("/metrics", summary="CPU and memory use over time, and training jobs' figures (seed 001)",
+            dependencies=[Depends(authorize)], responses=error_responses(400, 401, 429))
+async def metrics_history(
+    jobs: Jobs, metrics: BridgeMetricsDep,
+    start_time: Annotated[str | None, Query(max_length=64, description="ISO-8601 with a time zone; default: 60 "
+                                                                        "intervals before end_time")] = None,
+    end_time: Annotated[str | None, Query(max_length=64, description="ISO-8601 with a time zone; default now")] = None,
+    interval: Annotated[str, Query(max_length=16, description="1m | 5m | 1h")] = "1m",
+) -> Envelope[MetricsHistory]:
+    # The window is checked here, so that 400 lists its every problem (interval included) at once.
+    series = metrics.system.series(start_time, end_time, interval)
+    try:
+        figures = await training_figures(jobs)
+        training = TrainingTotals(active_tasks=figures.active_tasks, completed_tasks=figures.completed_tasks,
+                                  average_training_time=figures.average_training_time,
+                                  average_training_time_s=figures.average_training_time_s)
+    except GraphUnavailable:
+        training = None   # as /v1/monitoring/metrics' experts: the bridge's own figures still answer
+    return ok(MetricsHistory(
+        interval=series.window.interval, start_time=series.window.start_time, end_time=series.window.end_time,
+        system=SystemUsage(cpu_usage=_series(series.cpu_usage), memory_usage=_series(series.memory_usage)),
+        training=training))
 
 
 @router.get("/health", summary="Health with components (not enveloped, as in the Robot API)",
