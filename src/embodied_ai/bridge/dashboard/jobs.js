@@ -1,7 +1,8 @@
 // Jobs page: the job list (REST, refreshed by the WebSocket's jobs channel), a job's pipeline as
-// a DAG of its steps and their states, its live log (SSE, /v1/logs/stream) and its loss curve
-// (the METRIC lines that carry a loss). No build step; plain browser APIs only.
-// The key field, authHeaders and api() are common.js's.
+// a DAG of its steps and their states, its live log (SSE, /v1/logs/stream) and its curve from
+// the log's METRIC lines: the loss of those that carry one, or, for an rl_training job, the reward
+// per episode with its moving average and the success rate. No build step; plain browser APIs only.
+// The key field, authHeaders and api() are common.js's; drawChart() is chart.js's.
 "use strict";
 
 onKeyChange(() => refreshJobs());
@@ -35,15 +36,15 @@ async function refreshJobs() {
 
 // -- one job --------------------------------------------------------------------------------
 let stream = null;
-let losses = [];
 
 async function select(jobId) {
   selected = jobId;
   for (const row of document.querySelectorAll(".job-row")) row.classList.toggle("selected", Number(row.dataset.job) === jobId);
+  if (stream) stream.close();   // no more lines of the job shown before into this one's log and curve
   $("job-log").replaceChildren();
-  losses = [];
-  drawLoss();
-  showJob(await api("GET", `/v1/jobs/${jobId}`));
+  const job = await api("GET", `/v1/jobs/${jobId}`);
+  resetCurve(job.type);
+  showJob(job);
   follow(jobId);
 }
 
@@ -73,6 +74,7 @@ function follow(jobId) {
 
 async function pollHistory(jobId, after) {
   const page = await api("GET", `/v1/logs/history/${jobId}?after=${after}&limit=1000`);
+  if (selected !== jobId) return;   // another job was selected meanwhile: these lines are not its
   page.logs.forEach(addLine);
   const last = page.logs.length ? page.logs[page.logs.length - 1].seq : after;
   if (!page.ended && selected === jobId) setTimeout(() => pollHistory(jobId, last), 1000);
@@ -84,29 +86,82 @@ function addLine(line) {
   entry.textContent = `${line.timestamp.slice(11, 23)} ${line.level.padEnd(6)} ${(line.agent || "-").padEnd(14)} ${line.message}`;
   $("job-log").appendChild(entry);
   $("job-log").scrollTop = $("job-log").scrollHeight;
-  if (line.level === "METRIC" && line.loss !== null && line.loss !== undefined) {
+  if (line.level === "METRIC" && takeMetric(line)) drawCurveSoon();
+}
+
+// -- the job's curve ------------------------------------------------------------------------
+const RL_TRAINING = "rl_training";
+const REWARD_WINDOW = 10;   // the moving average's episodes
+const LINE_COLOUR = "#60a5fa", AVERAGE_COLOUR = "#f59e0b";
+
+let rewardCurve = false;    // the job shown is an rl_training job: its curve is the reward's
+let losses = [];            // each METRIC line's loss, in order
+let episodes = new Map();   // rl_training: episode -> {reward, success}; an episode a resumed job ran again: its last run
+
+function resetCurve(jobType) {
+  rewardCurve = jobType === RL_TRAINING;
+  losses = [];
+  episodes = new Map();
+  $("loss-chart").hidden = rewardCurve;
+  $("reward-chart").hidden = !rewardCurve;
+  drawCurve();
+}
+
+// Whether ``line`` (a METRIC line) adds a point to the job's curve. An rl_training episode's line:
+// step = the episode, values = {reward, steps, latency_ms, success} (skills/training.py).
+function takeMetric(line) {
+  if (!rewardCurve) {
+    if (line.loss === null || line.loss === undefined) return false;
     losses.push(line.loss);
-    drawLoss();
+    return true;
   }
+  const values = line.values || {};
+  if (!Number.isInteger(line.step) || typeof values.reward !== "number") return false;
+  episodes.set(line.step, { reward: values.reward, success: Number(values.success) || 0 });
+  return true;
+}
+
+// A burst of lines (a finished job's whole log) draws once, at the next frame.
+let curvePending = false;
+function drawCurveSoon() {
+  if (curvePending) return;
+  curvePending = true;
+  requestAnimationFrame(() => { curvePending = false; drawCurve(); });
+}
+
+function drawCurve() {
+  if (rewardCurve) drawReward(); else drawLoss();
 }
 
 function drawLoss() {
-  const canvas = $("loss");
-  const context = canvas.getContext("2d");
-  context.fillStyle = "#111827";
-  context.fillRect(0, 0, canvas.width, canvas.height);
   $("loss-status").textContent = losses.length ? `${losses.length} points, last ${losses[losses.length - 1].toPrecision(4)}` : "no loss yet";
-  if (losses.length < 2) return;
-  const low = Math.min(...losses), high = Math.max(...losses), span = high - low || 1;
-  context.strokeStyle = "#60a5fa";
-  context.lineWidth = 2;
-  context.beginPath();
-  losses.forEach((loss, index) => {
-    const x = 10 + (index / (losses.length - 1)) * (canvas.width - 20);
-    const y = canvas.height - 10 - ((loss - low) / span) * (canvas.height - 20);
-    if (index === 0) context.moveTo(x, y); else context.lineTo(x, y);
+  drawChart($("loss"), $("loss-legend"), [{ label: "loss", colour: LINE_COLOUR, points: losses.map((loss, index) => [index + 1, loss]) }],
+            { x: "point", y: "loss" });
+}
+
+// The caption's success rate: the mean success score (0..1 each) of the episodes drawn.
+function drawReward() {
+  const shown = [...episodes].sort(([a], [b]) => a - b);
+  const rewards = shown.map(([episode, { reward }]) => [episode, reward]);
+  const average = movingAverage(rewards, REWARD_WINDOW);
+  $("reward-status").textContent = "no episodes yet";
+  if (shown.length) {
+    const successRate = shown.reduce((sum, [, { success }]) => sum + success, 0) / shown.length;
+    $("reward-status").textContent = `${shown.length} episodes · last reward ${rewards[rewards.length - 1][1].toPrecision(4)} · ` +
+      `moving average ${average[average.length - 1][1].toPrecision(4)} · success rate ${(100 * successRate).toFixed(0)} %`;
+  }
+  drawChart($("reward"), $("reward-legend"), [
+    { label: "reward per episode", colour: LINE_COLOUR, points: rewards },
+    { label: `moving average (${REWARD_WINDOW} episodes)`, colour: AVERAGE_COLOUR, points: average },
+  ], { x: "episode", y: "reward" });
+}
+
+// Each point's y replaced by the mean of its own and the up to ``window`` - 1 points before it.
+function movingAverage(points, window) {
+  return points.map(([x], index) => {
+    const last = points.slice(Math.max(0, index + 1 - window), index + 1);
+    return [x, last.reduce((sum, [, y]) => sum + y, 0) / last.length];
   });
-  context.stroke();
 }
 
 // -- live changes ---------------------------------------------------------------------------
@@ -131,6 +186,6 @@ function connect() {
   };
 }
 
-drawLoss();
+drawCurve();
 refreshJobs();
 connect();
