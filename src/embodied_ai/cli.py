@@ -18,7 +18,7 @@ DEFAULT_CONFIG = REPO_ROOT / "launch" / "robot.yaml"
 
 def _up(args: argparse.Namespace) -> int:
     try:
-        config = load_launch_config(args.config, args.set)
+        config = load_launch_config(args.config, args.set, robots=args.robots)
         with tempfile.TemporaryDirectory(prefix="embodied-run-") as run_dir:
             specs = graph_processes(config, Path(run_dir), set(args.only) if args.only else None)
             env = ros_environment(config.dds)
@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
                     help="override a node parameter, e.g. servo_controller.rate_hz=100")
     up.add_argument("--only", action="append", metavar="NODE", help="start only these nodes")
+    up.add_argument("--robots", type=int, metavar="N", help=(
+        "simulated robots in the graph (default: the config's fleet.robots, 1); robots 2..N run a servo "
+        "controller and a policy node each under /robot_k, for policy deployments"))
     up.set_defaults(func=_up)
     doctor = commands.add_parser("doctor", help="say what is installed or missing")
     doctor.add_argument("--config", default=str(DEFAULT_CONFIG))

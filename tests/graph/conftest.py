@@ -125,8 +125,10 @@ def bridge_url(launched: LaunchedGraph, timeout: float = STARTUP_TIMEOUT_S) -> s
 def graph(ros_environment: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedGraph]:
     state_dir = tmp_path_factory.mktemp("bridge_state")
     # The experts node keeps its registry in the same throw-away state directory.
+    # Two robots: the graph's own and /robot_2 (a servo controller and a policy node), for deployments.
     launched = LaunchedGraph(*bridge_options(state_dir), "--set", f"experts.state_dir={state_dir}",
-                             "--set", f"jobs.state_dir={state_dir}")
+                             "--set", f"jobs.state_dir={state_dir}", "--set", f"policy.state_dir={state_dir}",
+                             "--robots", "2")
     launched.bridge_state_dir = state_dir
     try:
         launched.wait_for_output(r"\[servo_controller]: active", STARTUP_TIMEOUT_S)

@@ -1,22 +1,15 @@
 """Seed 001's training API live, as a client written from the seed uses it: a q_learning task on the
 head-tracking environment and a ppo task on reaching (tiny settings) train as jobs of the jobs node,
-report their episode metrics, register ONNX policies, and reconcile on perturbed episodes."""
+report their episode metrics, register ONNX policies, and reconcile on perturbed episodes; a policy
+deploys to two robots of the fleet, robot by robot, and rolls back when its check fails."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 from typing import Any
 
 import httpx
 import pytest
-from lifecycle_msgs.msg import Transition
-from lifecycle_msgs.srv import ChangeState
-from rclpy.qos import qos_profile_sensor_data
 
 from embodied_ros.kit.qos import COMMANDS
 from tests.graph.bridge_helpers import base_url, http  # noqa: F401  (fixtures)
@@ -64,55 +57,55 @@ def test_a_seed_001_task_trains_registers_and_reconciles(http: httpx.Client, bod
     assert figures["adaptation_score"] is not None and 0.0 <= figures["success_rate"] <= 1.0
 
 
-def test_a_deployed_policy_node_streams_joint_commands_through_the_controller(
-        http: httpx.Client, graph, client) -> None:  # noqa: F811
-    """The policy node (a process of its own, as a deployment starts it) loads a trained policy from the
-    registry, is marked deployed, and commands the head through joint_commands: the servo controller
-    accepts them (joint_states follow), and stopping the node marks it trained again."""
-    from geometry_msgs.msg import PointStamped
+def deploy(http: httpx.Client, model_id: str, body: dict[str, Any]) -> dict[str, Any]:  # noqa: F811
+    accepted = http.post(f"/v1/models/{model_id}/deploy", json=body)
+    assert accepted.status_code == 202, accepted.text
+    deployment_id = accepted.json()["data"]["deployment"]["id"]
+    deadline = time.monotonic() + TASK_S
+    while http.get(f"/v1/jobs/{deployment_id}").json()["data"]["status"] in ("pending", "queued", "running"):
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    return http.get(f"/v1/deployments/{deployment_id}").json()["data"]
+
+
+def test_a_policy_deploys_rolling_to_two_robots_and_rolls_back_when_its_check_fails(
+        http: httpx.Client, client) -> None:  # noqa: F811
+    """Seed 001's deploy with replicas 2, strategy rolling, onto the graph's robot and /robot_2 (the
+    session graph runs `embodied up --robots 2`): refused while robot_2 is in e-stop (nothing moves);
+    then robot by robot, each robot's policy node configured and activated, its success check run
+    through the graph; the policy then commands both robots through their servo controllers. A
+    deployment whose check cannot pass fails on the first robot and is rolled back."""
     from sensor_msgs.msg import JointState
+    from std_srvs.srv import Trigger
 
     task = train(http, {"name": "look", "model_type": "q_learning", "total_episodes": 4,
                         "env_config": {"max_episode_steps": 6, "control_rate_hz": 5.0}})
-    env = {k: v for k, v in os.environ.items() if k != "_ROS_WHEELS_BOOTSTRAP_COMPLETE"}
-    node = subprocess.Popen(
-        [sys.executable, "-m", "embodied_ros.policy", "--ros-args", "-p", f"model_id:={task['model_id']}",
-         "-p", f"state_dir:={graph.bridge_state_dir}"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, text=True)
+    model_id = task["model_id"]
+    assert client.call(Trigger, "/robot_2/emergency_stop", Trigger.Request()).success
     try:
-        target = client.publisher(PointStamped, "policy_target")
-        point = PointStamped()
-        point.header.frame_id = "base_link"
-        point.point.x, point.point.y, point.point.z = 0.4, 0.25, 0.75
-        aiming = threading.Event()
-
-        def aim() -> None:   # the target streams, as perception's would
-            while not aiming.wait(0.1):
-                target.publish(point)
-        threading.Thread(target=aim, daemon=True).start()
-        deadline = time.monotonic() + 60
-        while http.get(f"/v1/models/{task['model_id']}").json()["data"]["status"] != "deployed":
-            assert time.monotonic() < deadline and node.poll() is None, "the policy node did not deploy"
-            time.sleep(0.2)
-        commands = client.collect(JointState, "joint_commands", 10.0, qos=COMMANDS, until=lambda ms: len(ms) >= 5)
-        assert len(commands) >= 5 and all(list(m.name) == ["head_pan"] for _, m in commands)
-        assert all(-1.58 <= m.position[0] <= 1.58 for _, m in commands)   # the URDF's head pan limits
-        commanded = commands[-1][1].position[0]
-        def head_pan() -> float:
-            state = client.latest(JointState, "joint_states", qos=qos_profile_sensor_data)
-            return float(dict(zip(state.name, state.position))["head_pan"])
-        client.wait_until(lambda: abs(head_pan() - commanded) < 0.05, 10, "the head to follow the policy's command")
-        # Undeploy = deactivate (the lifecycle transition): no more commands, and the registry knows.
-        undeployed = client.call(ChangeState, "/policy/change_state", ChangeState.Request(
-            transition=Transition(id=Transition.TRANSITION_DEACTIVATE)))
-        assert undeployed.success
-        assert http.get(f"/v1/models/{task['model_id']}").json()["data"]["status"] == "trained"
-        assert not client.collect(JointState, "joint_commands", 1.0, qos=COMMANDS)
+        refused = http.post(f"/v1/models/{model_id}/deploy", json={"replicas": 2, "strategy": "rolling"})
+        assert refused.status_code == 409 and "robot_2: in emergency stop" in refused.text, refused.text
     finally:
-        aiming.set()
-        node.send_signal(signal.SIGINT)
-        output, _ = node.communicate(timeout=30)
-    # Known defect, not yet traced: a SIGINT while the graph's topics flow may abort the process in C++
-    # ("terminate called without an active exception", no Python frame), so its exit status is not
-    # checked here; undeploying is the lifecycle's deactivate, checked above.
-    assert "deployed: " in output and "Traceback" not in output, output
+        assert client.call(Trigger, "/robot_2/reset_emergency_stop", Trigger.Request()).success
+    assert http.get(f"/v1/models/{model_id}").json()["data"]["status"] == "trained"   # nothing moved
+
+    record = deploy(http, model_id, {"replicas": 2, "strategy": "rolling",
+                                     "check": {"trials": 1, "min_success_rate": 0.0, "timeout_s": 2.0}})
+    assert record["status"] == "deployed", record
+    assert [(r["robot"], r["namespace"], r["status"], r["trials"]) for r in record["robots"]] == [
+        ("robot_1", "/", "deployed", 1), ("robot_2", "/robot_2", "deployed", 1)]
+    assert http.get(f"/v1/models/{model_id}").json()["data"]["status"] == "deployed"
+    for prefix in ("", "/robot_2"):   # each robot's policy commands its own head through its controller
+        commands = client.collect(JointState, f"{prefix}/joint_commands", 10.0, qos=COMMANDS,
+                                  until=lambda ms: len(ms) >= 3)
+        assert len(commands) >= 3 and all(list(m.name) == ["head_pan"] for _, m in commands), prefix
+
+    failing = deploy(http, model_id, {"replicas": 2, "strategy": "rolling",
+                                      "check": {"trials": 3, "min_success_rate": 1.0, "timeout_s": 0.05}})
+    assert failing["status"] == "rolled_back" and "more than failure_threshold 0" in failing["reason"], failing
+    first, second = failing["robots"]
+    assert (first["status"], first["rolled_back"], second["status"]) == ("failed", True, "pending"), failing
+    # Rolled back: robot_1 runs what it ran before (the first deployment's policy), robot_2 was never touched.
+    assert first["previous_model_id"] == model_id
+    commands = client.collect(JointState, "joint_commands", 10.0, qos=COMMANDS, until=lambda ms: len(ms) >= 3)
+    assert len(commands) >= 3

@@ -24,6 +24,7 @@ from embodied_ai.bridge.middleware import RateLimitHeaders, RequestTiming
 from embodied_ai.bridge.ports import Ports
 from embodied_ai.bridge.routes import (
     datasets,
+    deployments,
     experts,
     hardware,
     inference,
@@ -53,9 +54,11 @@ def create_app(ports: Ports, settings: BridgeSettings, keys: ApiKeyStore | None 
         hub.bind(asyncio.get_running_loop())
         unsubscribe = ports.status.subscribe(hub.publish)
         psutil.cpu_percent(interval=None)  # the first reading only starts psutil's interval
+        app.state.metrics.system.start()   # GET /v1/metrics' CPU and memory samples
         try:
             yield
         finally:
+            app.state.metrics.system.stop()
             unsubscribe()
 
     app = FastAPI(
@@ -70,8 +73,8 @@ def create_app(ports: Ports, settings: BridgeSettings, keys: ApiKeyStore | None 
     app.state.started_at, app.state.started_at_wall = time.monotonic(), time.time()
     install_error_handlers(app)
 
-    for module in (experts, datasets, training, rl_training, jobs, webhooks, operations, inference, router, multimodal,
-                   hardware, monitoring, openai):
+    for module in (experts, datasets, training, rl_training, deployments, jobs, webhooks, operations, inference, router,
+                   multimodal, hardware, monitoring, openai):
         app.include_router(module.router)
     app.include_router(models.router)   # GET /v1/models: OpenAI's list too
     app.include_router(monitoring.prometheus)

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from embodied_ai.model_registry.service import ModelsService, Serving
     from embodied_ai.ops_logs import OpsLogStore
     from embodied_ai.ops_logs.buffer import LogBuffer
+    from embodied_ai.skills.deployment import Fleet
     from embodied_ai.webhooks import Dispatcher, WebhookStore
     from embodied_ai.webhooks.service import WebhooksService
 
@@ -68,13 +69,14 @@ class JobSystem:
     @classmethod
     def open(cls, config: JobsNodeConfig, base: Callable[[], BuiltBase] | None = None,
              datasets: TrainingDatasets | None = None, serving: Serving | None = None,
-             generate: Generate | None = None) -> JobSystem:
+             generate: Generate | None = None, fleet: Fleet | None = None) -> JobSystem:
         """Everything opened on ``config``'s state directory; nothing runs until ``start``. ``base``: the
         shared base for training (default: built into the cache on the first training job, at
         ``config.base_precision``); ``datasets``: where training rows come from (default: the dataset
         registry, ``self.datasets``); ``serving``: the engine models are loaded into (the experts node;
         None: loading is refused); ``generate``: one generation by the experts, for batch inference (None:
-        every prompt is refused)."""
+        every prompt is refused); ``fleet``: the robots policies deploy to (the jobs node's ROS side; None:
+        deployments are refused)."""
         from embodied_ai.datasets import DatasetStore
         from embodied_ai.experts.base_build import BASE_MODEL, locate_gguf
         from embodied_ai.experts.batch_jobs import BATCH_INFERENCE_JOB, BatchInference
@@ -112,7 +114,8 @@ class JobSystem:
         batch = BatchInference(config.work_root(), generate or _no_generation, lambda dataset_id: (
             dataset_store.file(dataset_id), dataset_store.get(dataset_id).analysis.get("text_column")))
         kinds: dict[str, JobKind] = {TRAINING_JOB: training.kind(), PIPELINE_JOB: pipeline_job_kind(services),
-                                     BATCH_INFERENCE_JOB: batch.kind(), **skill_kinds(config.work_root(), models)}
+                                     BATCH_INFERENCE_JOB: batch.kind(),
+                                     **skill_kinds(config.work_root(), models, fleet)}
         runner = JobRunner(store, kinds, workers=config.workers, poll_s=config.poll_s)
         policy = UrlPolicy(config.allowed_hosts() or DEFAULT_ALLOWED_HOSTS)
         webhook_store = WebhookStore(config.database(), policy)

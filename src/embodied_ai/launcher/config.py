@@ -39,10 +39,41 @@ class NodeSpec(_Strict):
     parameters: dict[str, ParameterValue] = {}
 
 
+class FleetConfig(_Strict):
+    """More simulated robots in the same graph, each under its own namespace (a policy deployment's
+    ``replicas``): robot 1 is the graph's own, in the root namespace; robot k runs copies of
+    ``robot_nodes`` under ``/robot_k``, in one process per robot."""
+
+    robots: int = Field(default=1, ge=1, le=16)
+    robot_nodes: list[str] = ["servo_controller", "policy"]
+
+
+def namespaced(key: str) -> tuple[str, str]:
+    """A node key of the config as (namespace, node name): ``robot_2/policy`` -> (``/robot_2``, ``policy``)."""
+    namespace, _, name = key.rpartition("/")
+    return (f"/{namespace}" if namespace else ""), name
+
+
 class LaunchConfig(_Strict):
     dds: DdsConfig = DdsConfig()
     restart: RestartPolicy = RestartPolicy()
+    fleet: FleetConfig = FleetConfig()
     nodes: dict[str, NodeSpec]
+
+    @model_validator(mode="after")
+    def _fleet_nodes_exist(self) -> LaunchConfig:
+        if self.fleet.robots > 1 and (missing := [n for n in self.fleet.robot_nodes if n not in self.nodes]):
+            raise ValueError(f"fleet.robot_nodes names no node of the config: {', '.join(missing)}")
+        return self
+
+    def with_fleet(self) -> LaunchConfig:
+        """The config with robots 2..fleet.robots added: ``robot_k/<node>`` for each robot node, sharing
+        process ``robot_k`` (simulated robots: one interpreter each keeps N robots affordable)."""
+        nodes = dict(self.nodes)
+        for k in range(2, self.fleet.robots + 1):
+            for name in self.fleet.robot_nodes:
+                nodes[f"robot_{k}/{name}"] = self.nodes[name].model_copy(update={"process": f"robot_{k}"})
+        return self.model_copy(update={"nodes": nodes})
 
     @model_validator(mode="after")
     def _processes_are_consistent(self) -> LaunchConfig:
@@ -85,8 +116,10 @@ def _parse_override(text: str) -> tuple[str, str, object]:
     return node, param, yaml.safe_load(raw)
 
 
-def load_launch_config(path: str | Path, overrides: Sequence[str] = (), root: Path | None = None) -> LaunchConfig:
-    """Load and validate the config; ``$(root)`` becomes ``root`` (default: the config's parent's parent)."""
+def load_launch_config(path: str | Path, overrides: Sequence[str] = (), root: Path | None = None,
+                       robots: int | None = None) -> LaunchConfig:
+    """Load and validate the config; ``$(root)`` becomes ``root`` (default: the config's parent's parent);
+    ``robots`` overrides ``fleet.robots``, and the fleet's further robots are added as nodes."""
     path = Path(path).resolve()
     root = root or path.parent.parent
     try:
@@ -102,7 +135,9 @@ def load_launch_config(path: str | Path, overrides: Sequence[str] = (), root: Pa
         if isinstance(parameters.get(param), float) and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         parameters[param] = value
+    if robots is not None:
+        data.setdefault("fleet", {})["robots"] = robots
     try:
-        return LaunchConfig.model_validate(_substitute(data, root))
+        return LaunchConfig.model_validate(_substitute(data, root)).with_fleet()
     except ValidationError as exc:
         raise ValueError(f"invalid launch config {path}: {exc}") from exc

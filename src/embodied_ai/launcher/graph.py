@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from embodied_ai.launcher.config import LaunchConfig
+from embodied_ai.launcher.config import LaunchConfig, namespaced
 from embodied_ai.launcher.supervisor import ProcessSpec, node_argv
 
 CONTAINER_MODULE = "embodied_ros.container"
@@ -16,7 +16,7 @@ CONTAINER_MODULE = "embodied_ros.container"
 
 def write_params_file(node_name: str, parameters: dict[str, object], directory: Path) -> Path:
     """A ROS 2 parameters file; ``/**`` applies it whatever the node is renamed to."""
-    path = directory / f"{node_name}.params.yaml"
+    path = directory / f"{node_name.replace('/', '.')}.params.yaml"
     path.write_text(yaml.safe_dump({"/**": {"ros__parameters": parameters}}, sort_keys=True), encoding="utf-8")
     return path
 
@@ -40,7 +40,8 @@ def graph_processes(config: LaunchConfig, run_dir: Path, only: set[str] | None =
         params = {name: str(write_params_file(name, dict(config.nodes[name].parameters), run_dir)) for name in members}
         if len(members) == 1:
             node = config.nodes[members[0]]
-            argv = node_argv(node.package, node.executable, members[0], params[members[0]])
+            namespace, name = namespaced(members[0])
+            argv = node_argv(node.package, node.executable, name, params[members[0]], namespace)
             specs.append(ProcessSpec(members[0], argv, node.respawn))
         elif members:
             hosted = [(name, f"{config.nodes[name].package}.{config.nodes[name].executable}", params[name])

@@ -153,9 +153,10 @@ class Supervisor:
             self._output.flush()
 
 
-def node_argv(package: str, executable: str, node_name: str, params_file: str) -> list[str]:
+def node_argv(package: str, executable: str, node_name: str, params_file: str, namespace: str = "") -> list[str]:
     """The command line of one node: its module run by this interpreter, with ROS arguments."""
     return [sys.executable, "-m", f"{package}.{executable}", "--ros-args",
-            "-r", f"__node:={node_name}", "--params-file", params_file]
+            *(["-r", f"__ns:={namespace}"] if namespace else []), "-r", f"__node:={node_name}",
+            "--params-file", params_file]
 
 

@@ -36,12 +36,13 @@ from pydantic import TypeAdapter
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from embodied_ai.bridge.schemas.datasets import DatasetData, DatasetList, DatasetPreview
+from embodied_ai.bridge.schemas.deployments import DeployAccepted, DeploymentRecord
 from embodied_ai.bridge.schemas.experts import ExpertCreated, ExpertDeleted, ExpertDetail, ExpertPage
 from embodied_ai.bridge.schemas.hardware import EmergencyStopResult, GraspResult, Sensors, ServoMoved
 from embodied_ai.bridge.schemas.inference import BatchResults, Generated, StreamToken
 from embodied_ai.bridge.schemas.jobs import JobData, JobList, LogHistory, LogLine
 from embodied_ai.bridge.schemas.models import ModelCatalog, ModelData, ModelLoaded, ModelMetrics, ModelPerformance
-from embodied_ai.bridge.schemas.monitoring import Health, Metrics
+from embodied_ai.bridge.schemas.monitoring import Health, Metrics, MetricsHistory
 from embodied_ai.bridge.schemas.multimodal import Detections, MultimodalResult, Transcription
 from embodied_ai.bridge.schemas.rl_training import Reconciled, TaskCancelled, TaskCreated, TaskStatus
 from embodied_ai.bridge.schemas.router import Routed, RouterStats
@@ -338,6 +339,14 @@ class Monitoring(_Resource):
     def metrics(self) -> Metrics:
         return self._client.request("GET", "/v1/monitoring/metrics", Metrics)
 
+    def history(self, start_time: str | None = None, end_time: str | None = None,
+                interval: str = "1m") -> MetricsHistory:
+        """Seed 001's system metrics: CPU and memory use per ``interval`` (1m, 5m, 1h) between ISO-8601 times
+        (default: the last 60 intervals), and the training jobs' figures (None while the jobs node is away)."""
+        params = {"start_time": start_time, "end_time": end_time, "interval": interval}
+        return self._client.request("GET", "/v1/metrics", MetricsHistory,
+                                    params={k: v for k, v in params.items() if v is not None})
+
     def health(self) -> Health:
         return self._client.health()
 
@@ -493,6 +502,26 @@ class Models(_Resource):
 
     def unload(self, model: str) -> ModelLoaded:
         return self._client.request("POST", f"/v1/models/{model}/unload", ModelLoaded)
+
+    def deploy(self, model: str, replicas: int = 1, strategy: str = "rolling", **options: Any) -> DeployAccepted:
+        """Deploy a policy to ``replicas`` robots of the fleet (seed 001); ``options``: robots, max_unavailable,
+        failure_threshold, check, resources. Follow it with ``deployment`` or ``wait_deployment``."""
+        body = {"replicas": replicas, "strategy": strategy, **options}
+        return self._client.request("POST", f"/v1/models/{model}/deploy", DeployAccepted, json=body)
+
+    def deployment(self, deployment_id: str | int) -> DeploymentRecord:
+        """A deployment's status and each robot's."""
+        return self._client.request("GET", f"/v1/deployments/{deployment_id}", DeploymentRecord)
+
+    def wait_deployment(self, deployment_id: str | int, timeout_s: float = 600.0, poll_s: float = 0.5
+                        ) -> DeploymentRecord:
+        """The deployment's record once its job ended (deployed, degraded, rolled back, failed or cancelled)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            job = self._client.request("GET", f"/v1/jobs/{deployment_id}", JobData)
+            if job.status in ("completed", "failed", "cancelled") or time.monotonic() > deadline:
+                return self.deployment(deployment_id)
+            time.sleep(poll_s)
 
 
 def _attachment_name(response: httpx.Response, fallback: str) -> str:

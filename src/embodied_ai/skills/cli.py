@@ -1,5 +1,6 @@
 """`embodied rl ...`: robot skills through the REST bridge (seed 001's training API, the SDK): train a
-policy and follow it with a progress bar, read a task, reconcile it, cancel it."""
+policy and follow it with a progress bar, read a task, reconcile it, cancel it, deploy a policy to
+robots of the fleet and follow the rollout."""
 
 from __future__ import annotations
 
@@ -42,6 +43,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     reconcile.add_argument("--group-id")
     cancel = sub.add_parser("cancel", help="cancel a task (its last checkpoint is kept)")
     cancel.add_argument("task_id")
+    deploy = sub.add_parser("deploy", help="deploy a policy to robots of the fleet (rolling) and follow it")
+    deploy.add_argument("model", help="the policy: id, name:N or a name (its newest version)")
+    deploy.add_argument("--replicas", type=int, default=1, help="robots that run it")
+    deploy.add_argument("--strategy", default="rolling", help="rolling | all_at_once")
+    deploy.add_argument("--robot", action="append", dest="robots", metavar="ID", help="a robot id; repeatable")
+    deploy.add_argument("--max-unavailable", type=int)
+    deploy.add_argument("--failure-threshold", type=int)
+    deploy.add_argument("--check", action="append", default=[], metavar="NAME=VALUE",
+                        help="the success check: trials=2, min_success_rate=0.5, timeout_s=...; repeatable")
+    deploy.add_argument("--detach", action="store_true", help="print the deployment and return at once")
     rl.set_defaults(func=run)
 
 
@@ -96,4 +107,21 @@ def _cancel(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"train": _train, "show": _show, "reconcile": _reconcile, "cancel": _cancel}
+def _deploy(client: Client, args: argparse.Namespace) -> int:
+    options = {"robots": args.robots, "max_unavailable": args.max_unavailable,
+               "failure_threshold": args.failure_threshold, "check": settings(args.check, "--check") or None}
+    accepted = client.models.deploy(args.model, args.replicas, args.strategy,
+                                    **{k: v for k, v in options.items() if v is not None})
+    print(f"deployment {accepted.deployment.id} of {accepted.model_id}: {accepted.status}")
+    if args.detach:
+        return 0
+    watch(client, accepted.job_id)
+    record = client.models.deployment(accepted.deployment.id)
+    for robot in record.robots:
+        print(f"  {robot.robot:<10} {robot.status:<12} reached {robot.reached}/{robot.trials}"
+              f"{'  ' + robot.reason if robot.reason else ''}")
+    print(f"deployment {record.deployment_id}: {record.status}{' (' + record.reason + ')' if record.reason else ''}")
+    return 0 if record.status in ("deployed", "degraded") else 1
+
+
+_COMMANDS = {"train": _train, "show": _show, "reconcile": _reconcile, "cancel": _cancel, "deploy": _deploy}

@@ -47,11 +47,20 @@ class HeadTrackEnv(SimulatedTaskEnv[int, int]):
     @property
     def target_point(self) -> np.ndarray:
         """Where the target stands (base_link, m): on the table at its bearing, plus the offset."""
-        bearing = self.grid.angle(self.target_index)
-        distance = self.config.target_distance_m
-        nominal = np.array([self.pan_axis[0] + distance * math.cos(bearing),
-                            self.pan_axis[1] + distance * math.sin(bearing), SimTable().top_z_m])
-        return nominal + self.config.perturbation.target_offset_m
+        return self._point_at(self.target_index) + self.config.perturbation.target_offset_m
+
+    def _point_at(self, index: int) -> np.ndarray:
+        bearing, distance = self.grid.angle(index), self.config.target_distance_m
+        return np.array([self.pan_axis[0] + distance * math.cos(bearing),
+                         self.pan_axis[1] + distance * math.sin(bearing), SimTable().top_z_m])
+
+    def sample_target(self, rng: np.random.Generator) -> np.ndarray:
+        """A nominal target point (base_link, m) at one of the bearings an episode starts from."""
+        return self._point_at(int(rng.choice(self._target_indices)))
+
+    def reached(self, positions: Mapping[str, float], target: np.ndarray) -> bool:
+        """Whether the head is centred on ``target`` (within the success tolerance) at these positions."""
+        return abs(positions[HEAD_PAN] - self.bearing(np.asarray(target))) <= self.task_spec.success.tolerance
 
     def bearing(self, point: np.ndarray) -> float:
         """The bearing of a point from the pan axis (rad; 0 straight ahead, + to the left)."""

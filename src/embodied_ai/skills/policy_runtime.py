@@ -17,13 +17,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from embodied_ai.errors import InvalidRequest
 from embodied_ai.model_registry.store import ModelKind, ModelRegistry
 from embodied_ai.skills.policy_export import CONTRACT_FORMAT, ONNX_POLICY_FORMAT, OnnxPolicy
+
+if TYPE_CHECKING:
+    from embodied_ai.skills.deployment import TaskProbe
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,11 @@ class PolicyRuntime:
         contract = registry.artefact(model.id, CONTRACT_FORMAT).path
         onnx = registry.artefact(model.id, ONNX_POLICY_FORMAT).path
         return cls(OnnxPolicy.load(Path(contract), Path(onnx)), model.id)
+
+    def probe(self) -> TaskProbe:
+        """The task's targets and its success test (for a deployment's success check)."""
+        probe: TaskProbe = self._env
+        return probe
 
     @property
     def period_s(self) -> float:

@@ -44,8 +44,7 @@ class ReachEnv(SimulatedTaskEnv[np.ndarray, np.ndarray]):
         start = {j: float(np.clip(rng.uniform(-config.start_jitter_rad, config.start_jitter_rad),
                                   self.description.limits[j].lower, self.description.limits[j].upper))
                  for j in self.joints}
-        self.target = np.array([rng.uniform(*config.target_x_m), rng.uniform(*config.target_y_m),
-                                reach_target_z(config)]) + config.perturbation.target_offset_m
+        self.target = self.sample_target(rng) + config.perturbation.target_offset_m
         servos = self._start_robot(start)
         observation = self._observe(servos.snapshot)
         return observation, {"distance_m": self.distance(servos.snapshot)}
@@ -60,6 +59,16 @@ class ReachEnv(SimulatedTaskEnv[np.ndarray, np.ndarray]):
         truncated = not success and self.steps >= self.task_spec.max_episode_steps
         info = {"distance_m": distance, "is_success": success, "targets": targets}
         return self._observe(snapshot), reward, success, truncated, info
+
+    def sample_target(self, rng: np.random.Generator) -> np.ndarray:
+        """A nominal target point (base_link, m), drawn as every episode draws its own."""
+        config = self.config
+        return np.array([rng.uniform(*config.target_x_m), rng.uniform(*config.target_y_m), reach_target_z(config)])
+
+    def reached(self, positions: Mapping[str, float], target: np.ndarray) -> bool:
+        """Whether the fingers are within the success tolerance of ``target`` at these joint positions."""
+        distance = np.linalg.norm(self.gripper_position(positions) - np.asarray(target, dtype=np.float64))
+        return bool(distance <= self.task_spec.success.tolerance)
 
     def gripper_position(self, positions: Mapping[str, float]) -> np.ndarray:
         """Where the right fingers meet for these joint positions (base_link, m)."""

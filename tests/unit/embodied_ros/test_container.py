@@ -17,6 +17,12 @@ def test_each_node_gets_its_factory_name_and_parameters_file() -> None:
     assert hosted[0].node_options["use_global_arguments"] is False
 
 
+def test_a_namespaced_name_puts_the_node_in_its_namespace() -> None:
+    [hosted] = parse(["--node", "robot_2/policy", "embodied_ros.camera", "/p/policy.yaml"])
+    assert hosted.node_options["cli_args"] == ["--ros-args", "-r", "__ns:=/robot_2", "-r", "__node:=policy",
+                                               "--params-file", "/p/policy.yaml"]
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--node", "a", "embodied_ros.camera", "/a.yaml", "--node", "a", "embodied_ros.sensors", "/b.yaml"], "unique"),
     (["--node", "a", "embodied_ros.kit.qos", "/a.yaml"], "no component"),

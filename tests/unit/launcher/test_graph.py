@@ -72,3 +72,32 @@ def test_the_default_graph_keeps_the_servo_controller_in_a_process_of_its_own():
     assert processes["servo_controller"] == ["servo_controller"]
     assert sum(len(nodes) for nodes in processes.values()) == len(load_launch_config(CONFIG).nodes)
     assert len(processes) < len(load_launch_config(CONFIG).nodes)
+
+
+def test_a_fleet_adds_robots_under_their_namespaces_one_process_each(tmp_path):
+    path = write_config(tmp_path, {"servo_controller": node("servo_controller", rate_hz=200.0),
+                                   "policy": node("policy", "sensing", model_id=""), "camera": node("camera")})
+    config = load_launch_config(path, ["servo_controller.rate_hz=100"], robots=3)
+    specs = {spec.name: spec for spec in graph_processes(config, tmp_path / "run")}
+    assert set(specs) == {"servo_controller", "policy", "camera", "robot_2", "robot_3"}   # a lone member names it
+    triples = hosted(list(specs["robot_3"].argv))
+    assert [(name, module) for name, module, _ in triples] == [
+        ("robot_3/servo_controller", "embodied_ros.servo_controller"), ("robot_3/policy", "embodied_ros.policy")]
+    # The overrides apply to every robot's copy.
+    assert yaml.safe_load(open(triples[0][2]))["/**"]["ros__parameters"]["rate_hz"] == 100.0
+    assert "__ns:=/robot_2" not in specs["servo_controller"].argv
+    assert load_launch_config(path).processes().keys() == {"servo_controller", "sensing", "camera"}
+
+
+def test_a_namespaced_node_alone_gets_its_namespace_remap(tmp_path):
+    path = write_config(tmp_path, {"servo_controller": node("servo_controller"), "policy": node("policy")})
+    config = load_launch_config(path, robots=2)
+    [spec] = graph_processes(config, tmp_path / "run", only={"robot_2/policy"})
+    assert spec.argv[-6:] == ["-r", "__ns:=/robot_2", "-r", "__node:=policy", "--params-file",
+                              str(tmp_path / "run" / "robot_2.policy.params.yaml")]
+
+
+def test_a_fleet_of_nodes_the_config_lacks_is_refused(tmp_path):
+    path = write_config(tmp_path, {"servo_controller": node("servo_controller")})
+    with pytest.raises(ValueError, match="fleet.robot_nodes names no node of the config: policy"):
+        load_launch_config(path, robots=2)

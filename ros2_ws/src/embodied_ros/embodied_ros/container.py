@@ -23,8 +23,10 @@ from embodied_ros.kit.spin import ComponentFactory, Hosted, host
 
 def node_options(name: str, params_file: str) -> dict[str, object]:
     """This node's own command line; global arguments (a launcher's ``__node`` remap meant for
-    the container) do not reach it."""
-    return {"cli_args": ["--ros-args", "-r", f"__node:={name}", "--params-file", params_file],
+    the container) do not reach it. ``ns/name`` puts the node in namespace ``/ns``."""
+    namespace, _, node = name.rpartition("/")
+    remaps = ["-r", f"__ns:=/{namespace}"] if namespace else []
+    return {"cli_args": ["--ros-args", *remaps, "-r", f"__node:={node}", "--params-file", params_file],
             "use_global_arguments": False}
 
 

@@ -13,6 +13,8 @@ A pipeline's DatasetAgent reads files under ``<state_dir>/datasets``; each job w
             seed 000's Training API over the job system's training jobs
   datasets  add_dataset, get_dataset, preview_dataset, list_datasets (embodied_ros.dataset_endpoints):
             seed 000's and seed 004's uploads, analysed, in the same database
+  fleet     the robots (servo controllers, each with a policy node) a policy_deployment job drives
+            (embodied_ros.fleet_client)
   models    list_models, get_model, get_model_artefact, load_model (embodied_ros.model_endpoints):
             the model registry (expert versions mirrored, pipeline outputs), loads through the
             experts node's set_expert_loaded
@@ -50,6 +52,7 @@ from embodied_ai.jobs.config import JobsNodeConfig
 from embodied_ai.jobs.system import JobSystem
 from embodied_ai.ops_logs import OpsLogLine
 from embodied_ros.dataset_endpoints import DatasetEndpoints
+from embodied_ros.fleet_client import RosFleet
 from embodied_ros.generation_client import ExpertsGeneration
 from embodied_ros.kit.goals import Ending, accept_cancel, finish, refuse
 from embodied_ros.kit.parameters import declare_parameters
@@ -69,7 +72,8 @@ class JobsNode(Node):
     def __init__(self, **node_options: Any) -> None:
         super().__init__("jobs", **node_options)
         self.config = config = declare_parameters(self, JobsNodeConfig)
-        self.system = system = JobSystem.open(config, serving=ExpertsServing(self), generate=ExpertsGeneration(self))
+        self.system = system = JobSystem.open(config, serving=ExpertsServing(self), generate=ExpertsGeneration(self),
+                                              fleet=RosFleet(self))
         self.jobs, self.webhooks = system.jobs, system.webhooks
         self._job_events = self.create_publisher(JobEvent, "job_events", STATE)
         system.on_event(self._publish_job_event)

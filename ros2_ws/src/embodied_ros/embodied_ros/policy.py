@@ -29,7 +29,7 @@ from sensor_msgs.msg import JointState
 
 from embodied_ai.errors import EmbodiedError
 from embodied_ai.skills.node_config import PolicyNodeConfig
-from embodied_ros.kit.parameters import declare_parameters
+from embodied_ros.kit.parameters import declare_parameters, read_parameters
 from embodied_ros.kit.qos import COMMANDS, SENSOR_DATA, STATE
 from embodied_ros.kit.spin import Component, run_standalone
 
@@ -55,6 +55,7 @@ class PolicyNode(LifecycleNode):
         from embodied_ai.model_registry import ModelRegistry
         from embodied_ai.skills.policy_runtime import PolicyRuntime
 
+        self.config = read_parameters(self, PolicyNodeConfig)   # a deployment sets model_id before configuring
         if not self.config.model_id:
             self.get_logger().error("model_id is not set: which policy to run?")
             return FAILURE
