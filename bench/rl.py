@@ -27,10 +27,27 @@ Then, per repeat, a q_learning run of `--q-episodes` episodes on HeadTrack as a 
 steps/s, and its time per step over the random-action env's (resets included on both), which is what the
 learner adds. Load averages at the start, after each repeat and at the end.
 
-Run: .venv/bin/python bench/rl.py [--repeats 15] [--episodes 5] [--q-episodes 5] [--seed 0]
-     [--quick] [--out bench/results/rl.json]
-``--quick`` runs 1 repeat of 2 episodes (2 q_learning episodes): a smoke run of a few seconds whose
-figures say little.
+Then the policy node's control tick against the servo controller's cycle, for a policy of each task
+(``POLICY_TASKS``: reach with ppo, reach with dqn on discrete actions, head tracking with q_learning),
+trained `--policy-episodes` episodes and exported as the training job does it (`make_env`,
+`make_learner`, `learn`, `export_policy` with the config's record; default parameters but for ppo's
+rollout and dqn's learning start, so the networks are the deployed size), then loaded as the policy node
+loads it (`OnnxPolicy.load`, `PolicyRuntime`). Each runs in a closed loop with the servo controller's
+loop body on the simulated robot (bench/_servo.py: `ControlLoop.step` around `ServoController.tick`, as
+launch/robot.yaml configures the node, on a simulated clock): per control tick `PolicyRuntime.tick` on
+the controller's last status (all joints' positions and velocities, fresh) and the episode's true
+target (a new one, from the env reset with the next seed, every `max_episode_steps` ticks; the robot is
+not reset), its joint targets streamed to the controller, then one control period of controller cycles
+(`cycles_per_step`), each cycle timed. The tick is the task's observation (the env's own `observe`),
+ONNX Runtime's inference and `TaskSpec.command`. Per repeat `--ticks` ticks of each policy (an untimed
+run of as many first). Figures: median and p99 of the tick and of the cycle (µs, over every repeat),
+tick / cycle (the medians' and the p99s' ratio, and per repeat), and the tick as a share of the task's
+control period (1 / control_rate_hz) and of one servo period (1 / 200 Hz).
+
+Run: .venv/bin/python bench/rl.py [--repeats 15] [--episodes 5] [--q-episodes 5] [--ticks 60]
+     [--policy-episodes 2] [--seed 0] [--quick] [--out bench/results/rl.json]
+``--quick`` runs 1 repeat of 2 episodes (2 q_learning episodes; policies trained 1 episode, 5 ticks
+each): a smoke run of a few seconds whose figures say little.
 """
 
 from __future__ import annotations
@@ -44,16 +61,21 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from embodied_ai.hardware.base import HardwareSnapshot
 from embodied_ai.hardware.sim import SimParameters, SimulatedRobot
-from embodied_ai.skills import register_envs
+from embodied_ai.skills import HeadTrackEnv, register_envs
 from embodied_ai.skills.base import CONTROLLER_RATE_HZ, SimulatedTaskEnv
+from embodied_ai.skills.node_config import PolicyNodeConfig
+from embodied_ai.skills.policy_export import OnnxPolicy, export_policy
+from embodied_ai.skills.policy_runtime import PolicyRuntime
 from embodied_ai.skills.servos import ManualClock, StreamedServos
 from embodied_ai.skills.spec import HEAD_TRACK_ENV_ID, REACH_ENV_ID
 from embodied_ai.skills.training import make_env, make_learner
@@ -63,10 +85,19 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
 from _results import git_state, load  # noqa: E402 - what every bench records, beside this file
+from _servo import SimulatedServoLoop  # noqa: E402 - the servo controller's cycle on the simulated robot
 
 ENV_IDS = (REACH_ENV_ID, HEAD_TRACK_ENV_ID)
 Q_ENV_ID = HEAD_TRACK_ENV_ID        # q_learning's task (a discrete observation and action)
-QUICK = {"repeats": 1, "episodes": 2, "q_episodes": 2}
+QUICK = {"repeats": 1, "episodes": 2, "q_episodes": 2, "ticks": 5, "policy_episodes": 1}
+# The deployed policies: each task's training request but for the episodes and seed. Default parameters
+# (the networks' deployed size) but those that only make a few episodes train at all.
+POLICY_TASKS: dict[str, dict[str, Any]] = {
+    "reach_ppo": {"model_type": "ppo", "env": REACH_ENV_ID, "parameters": {"n_steps": 64, "batch_size": 32}},
+    "reach_dqn": {"model_type": "dqn", "env": REACH_ENV_ID, "env_config": {"actions": "discrete"},
+                  "parameters": {"learning_starts": 50}},
+    "head_track_q_learning": {"model_type": "q_learning", "env": HEAD_TRACK_ENV_ID},
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,6 +234,111 @@ def median(values: list[float]) -> float:
     return round(statistics.median(values), 4)
 
 
+def p99(values: list[float]) -> float:
+    """The 99th percentile, linearly interpolated (at least two values)."""
+    return statistics.quantiles(values, n=100, method="inclusive")[98]
+
+
+def policy_config(name: str, episodes: int, seed: int) -> RlTrainingConfig:
+    """``POLICY_TASKS[name]`` as a training job's config, trained ``episodes`` episodes."""
+    return RlTrainingConfig.parse({"name": f"bench-{name}", **POLICY_TASKS[name], "total_episodes": episodes,
+                                   "seed": seed})
+
+
+def episode_target(env: gym.Env[Any, Any], seed: int) -> np.ndarray:
+    """The true target of the task's episode ``seed`` (base_link, m): where perception would put it."""
+    env.reset(seed=seed)
+    task_env = env.unwrapped
+    return np.array(task_env.target_point if isinstance(task_env, HeadTrackEnv) else task_env.target)  # type: ignore[attr-defined]
+
+
+class DeployedPolicy:
+    """A policy trained and exported as the training job does it, run as the policy node runs it
+    (``PolicyRuntime.tick`` once a control period) against the servo controller's loop on the simulated
+    robot: each tick reads the controller's last status, its targets are streamed to the controller,
+    then the controller runs one control period of cycles."""
+
+    def __init__(self, config: RlTrainingConfig, folder: Path) -> None:
+        self.config = config
+        self.env = make_env(config)
+        task_env: SimulatedTaskEnv[Any, Any] = self.env.unwrapped    # type: ignore[assignment]
+        try:
+            learner = make_learner(config, self.env)
+            learner.learn(0, config.total_episodes, lambda _record: None, lambda: False)
+            exported = export_policy(learner.network(), task_env.task_spec, folder, config.model_type,
+                                     config.record())
+            self.runtime = PolicyRuntime(OnnxPolicy.load(exported.contract_path))
+        except BaseException:
+            self.env.close()
+            raise
+        self.servo = SimulatedServoLoop()
+        self.cycles_per_tick = task_env.cycles_per_step
+        self.episode_ticks = task_env.task_spec.max_episode_steps
+        self.stale_after_s = PolicyNodeConfig().stale_after_s
+        self.ticks_run = 0
+        self.target = np.zeros(3)
+
+    def run(self, ticks: int) -> tuple[list[float], list[float]]:
+        """``ticks`` control ticks, each followed by a control period of controller cycles: the seconds each
+        tick took, and each cycle."""
+        tick_s: list[float] = []
+        cycle_s: list[float] = []
+        for _ in range(ticks):
+            if self.ticks_run % self.episode_ticks == 0:
+                self.target = episode_target(self.env, self.config.seed + self.ticks_run // self.episode_ticks)
+            status = self.servo.status
+            started = time.perf_counter_ns()
+            decided = self.runtime.tick(status.positions, status.velocities, self.target, 0.0, self.stale_after_s)
+            tick_s.append((time.perf_counter_ns() - started) * 1e-9)
+            if decided.targets is None:
+                raise RuntimeError(f"{self.config.name}: the policy sent nothing: {decided.reason}")
+            self.servo.stream(decided.targets)
+            cycle_s.extend(self.servo.cycles(self.cycles_per_tick))
+            self.ticks_run += 1
+        return tick_s, cycle_s
+
+    def close(self) -> None:
+        self.env.close()
+
+
+@dataclasses.dataclass
+class PolicyMeasurements:
+    """One deployed policy's ticks and the controller cycles between them, per repeat."""
+
+    name: str
+    policy: DeployedPolicy
+    ticks: list[list[float]] = dataclasses.field(default_factory=list)
+    cycles: list[list[float]] = dataclasses.field(default_factory=list)
+
+    def figures(self) -> dict[str, Any]:
+        """Medians and p99s of the tick and the cycle (µs), their ratio, and the tick's share of the control
+        period and of one servo period (%)."""
+        config, runtime, servo = self.policy.config, self.policy.runtime, self.policy.servo
+        ticks = [t for run in self.ticks for t in run]
+        cycles = [c for run in self.cycles for c in run]
+        tick = {"median": statistics.median(ticks), "p99": p99(ticks)}
+        cycle = {"median": statistics.median(cycles), "p99": p99(cycles)}
+        per_repeat = [round(statistics.median(t) / statistics.median(c), 4) for t, c in zip(self.ticks, self.cycles)]
+        return {
+            "env_id": config.env_id, "model_type": config.model_type,
+            "training": {"episodes": config.total_episodes, "seed": config.seed,
+                         "env_config": config.env_settings().model_dump(mode="json"),
+                         "parameters": config.resolved_parameters()},
+            "control_rate_hz": runtime.spec.control_rate_hz, "control_period_ms": round(1000 * runtime.period_s, 3),
+            "servo_rate_hz": round(1.0 / servo.period_s, 3), "cycles_per_tick": self.policy.cycles_per_tick,
+            "ticks": len(ticks), "servo_cycles": len(cycles),
+            "tick_us": {k: round(1e6 * v, 2) for k, v in tick.items()},
+            "servo_cycle_us": {k: round(1e6 * v, 2) for k, v in cycle.items()},
+            # policy tick / servo cycle: how many controller cycles' worth of compute one tick costs.
+            "ratio_to_servo_cycle": {k: round(tick[k] / cycle[k], 4) for k in tick},
+            "ratios_per_repeat": per_repeat, "ratio_median_of_repeats": median(per_repeat),
+            "share_of_control_period_pct": {k: round(100 * v / runtime.period_s, 4) for k, v in tick.items()},
+            "share_of_servo_period_pct": {k: round(100 * v / servo.period_s, 4) for k, v in tick.items()},
+            "servo_cycle_share_of_servo_period_pct": {k: round(100 * v / servo.period_s, 4)
+                                                      for k, v in cycle.items()},
+        }
+
+
 @dataclasses.dataclass
 class EnvMeasurements:
     """One environment's runs: the untimed warm-up's episodes, then a pair per repeat."""
@@ -243,6 +379,7 @@ class EnvMeasurements:
 class Measurements:
     envs: list[EnvMeasurements]
     q_learning: list[QRun] = dataclasses.field(default_factory=list)
+    policies: list[PolicyMeasurements] = dataclasses.field(default_factory=list)
     orders: list[list[str]] = dataclasses.field(default_factory=list)
     loads: list[list[float]] = dataclasses.field(default_factory=list)     # after each repeat
 
@@ -251,9 +388,10 @@ def measure(args: argparse.Namespace) -> Measurements:
     """The untimed warm-up of each side, then ``args.repeats`` repeats in alternating order."""
     register_envs()
     envs = {env_id: gym.make(env_id) for env_id in ENV_IDS}
+    exports = tempfile.TemporaryDirectory(prefix="bench-rl-")
+    found = Measurements([])
     try:
         actions = {env_id: random_actions(env, args.episodes, args.seed) for env_id, env in envs.items()}
-        found = Measurements([])
         for env_id, env in envs.items():
             warmup, episodes = run_env(env, actions[env_id], args.seed)
             run_bare(env, episodes)
@@ -262,6 +400,13 @@ def measure(args: argparse.Namespace) -> Measurements:
                                               episodes))
             print(f"warm-up {env_id}: {warmup.steps} steps in {warmup.episodes} episodes, "
                   f"{task_env.cycles_per_step} controller cycles each", flush=True)
+        for name in POLICY_TASKS:
+            started = time.perf_counter()
+            config = policy_config(name, args.policy_episodes, args.seed)
+            found.policies.append(PolicyMeasurements(name, DeployedPolicy(config, Path(exports.name) / name)))
+            found.policies[-1].policy.run(args.ticks)
+            print(f"policy {name}: trained {config.total_episodes} episodes, exported and warmed up in "
+                  f"{time.perf_counter() - started:.1f} s", flush=True)
         for repeat in range(args.repeats):
             order = ["env", "bare"] if repeat % 2 == 0 else ["bare", "env"]
             for measured in found.envs:
@@ -279,16 +424,25 @@ def measure(args: argparse.Namespace) -> Measurements:
                         measured.same_trajectory &= same
             gc.collect()
             found.q_learning.append(run_q_learning(q_learning_config(args.q_episodes, args.seed)))
+            for policy in found.policies:
+                gc.collect()
+                ticks, cycles = policy.policy.run(args.ticks)
+                policy.ticks.append(ticks)
+                policy.cycles.append(cycles)
             found.orders.append(order)
             found.loads.append(load())
             shown = ", ".join(f"{m.env_id} env {m.env[-1].steps / m.env[-1].step_s:.0f} / bare "
                               f"{m.bare[-1].steps / m.bare[-1].step_s:.0f} steps/s" for m in found.envs)
+            ticked = ", ".join(f"{p.name} {1e6 * statistics.median(p.ticks[-1]):.0f}" for p in found.policies)
             print(f"repeat {repeat + 1}/{args.repeats} ({' then '.join(order)}): {shown}; q_learning "
-                  f"{found.q_learning[-1].episodes / found.q_learning[-1].seconds:.2f} episodes/s; "
-                  f"load {found.loads[-1][0]}", flush=True)
+                  f"{found.q_learning[-1].episodes / found.q_learning[-1].seconds:.2f} episodes/s; policy tick µs "
+                  f"{ticked}; load {found.loads[-1][0]}", flush=True)
     finally:
         for env in envs.values():
             env.close()
+        for policy in found.policies:
+            policy.policy.close()
+        exports.cleanup()
     return found
 
 
@@ -308,6 +462,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=15, help="measured pairs per environment (after a warm-up)")
     parser.add_argument("--episodes", type=int, default=5, help="episodes of each side per repeat and environment")
     parser.add_argument("--q-episodes", type=int, default=5, help="episodes of the q_learning run of each repeat")
+    parser.add_argument("--ticks", type=int, default=60, help="control ticks of each deployed policy per repeat")
+    parser.add_argument("--policy-episodes", type=int, default=2, help="training episodes of each deployed policy")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true",
                         help=f"a smoke run ({', '.join(f'{k} {v}' for k, v in QUICK.items())}); overrides those")
@@ -315,8 +471,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         vars(args).update(QUICK)
-    if args.repeats < 1 or args.episodes < 1 or args.q_episodes < 1 or args.seed < 0:
-        parser.error("--repeats, --episodes and --q-episodes must be at least 1, --seed at least 0")
+    if min(args.repeats, args.episodes, args.q_episodes, args.policy_episodes) < 1 or args.ticks < 2 or args.seed < 0:
+        parser.error("--repeats, --episodes, --q-episodes and --policy-episodes must be at least 1, --ticks at "
+                     "least 2, --seed at least 0")
 
     load_start, started_at, started = load(), dt.datetime.now(dt.timezone.utc), time.monotonic()
     print(f"load average at start: {load_start}", flush=True)
@@ -324,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     load_end = load()
     per_env = {m.env_id: m.figures() for m in found.envs}
     q_learning = q_learning_figures(found.q_learning, next(m for m in found.envs if m.env_id == Q_ENV_ID))
+    policies = {p.name: p.figures() for p in found.policies}
     report = {
         "benchmark": "rl",
         "utc": started_at.isoformat(timespec="seconds"),
@@ -334,10 +492,12 @@ def main(argv: list[str] | None = None) -> int:
         "git": git_state(),
         "config": {"repeats": args.repeats, "episodes": args.episodes, "q_episodes": args.q_episodes,
                    "seed": args.seed, "quick": args.quick, "controller_rate_hz": CONTROLLER_RATE_HZ,
-                   "env_config": "defaults", "q_learning_parameters": q_learning_config(1, 0).resolved_parameters()},
+                   "env_config": "defaults", "q_learning_parameters": q_learning_config(1, 0).resolved_parameters(),
+                   "ticks": args.ticks, "policy_episodes": args.policy_episodes, "policy_tasks": POLICY_TASKS},
         "orders": found.orders,
         "envs": per_env,
         "q_learning": q_learning,
+        "policies": policies,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
@@ -351,7 +511,17 @@ def main(argv: list[str] | None = None) -> int:
               f"   same trajectory: {figures['same_trajectory']}")
     print(f"q_learning on {Q_ENV_ID}, {args.q_episodes} episodes: {q_learning['episodes_per_s']:.2f} episodes/s, "
           f"{q_learning['steps_per_s']:.1f} steps/s, {q_learning['ratio_to_random_env']:.3f}x the random-action "
-          f"env's time per step; load {load_start[0]} -> {load_end[0]}; {report['seconds']} s; {args.out}")
+          f"env's time per step")
+    print(f"\npolicy tick vs servo cycle, µs (median / p99 over {args.repeats} x {args.ticks} ticks)")
+    print(f"{'':24}{'Hz':>5}{'tick':>18}{'servo cycle':>18}{'tick/cycle':>14}{'% control period':>18}"
+          f"{'% servo period':>16}")
+    for name, figures in policies.items():
+        columns = [figures[key] for key in ("tick_us", "servo_cycle_us", "ratio_to_servo_cycle",
+                                            "share_of_control_period_pct", "share_of_servo_period_pct")]
+        cells = [f"{column['median']:.2f} / {column['p99']:.2f}" for column in columns]
+        print(f"{name:24}{figures['control_rate_hz']:>5g}"
+              + "".join(f"{cell:>{width}}" for cell, width in zip(cells, (18, 18, 14, 18, 16))))
+    print(f"load {load_start[0]} -> {load_end[0]}; {report['seconds']} s; {args.out}")
     return 0
 
 
