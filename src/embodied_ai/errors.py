@@ -4,6 +4,10 @@ exceptions that carry them. ROS results carry the same numbers."""
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class ErrorCode(IntEnum):
@@ -104,3 +108,10 @@ def api_error_code(value: int, default: ErrorCode) -> ErrorCode:
     except ValueError:
         return default
     return default if code is ErrorCode.OK else code
+
+
+def validation_problems(error: ValidationError, root: str) -> list[str]:
+    """Each of pydantic's complaints as ``field.path: message`` (``root`` for the whole value): the
+    ``problems`` of an InvalidRequest."""
+    return [f"{'.'.join(str(part) for part in item['loc']) or root}: "
+            f"{str(item['msg']).removeprefix('Value error, ')}" for item in error.errors()]

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from embodied_ai.errors import EmbodiedError, InvalidRequest
+from embodied_ai.errors import EmbodiedError, InvalidRequest, validation_problems
 from embodied_ai.jobs.models import LogLevel
 from embodied_ai.jobs.runner import JobContext, JobKind
 
@@ -55,7 +55,7 @@ class BatchInferenceConfig(BaseModel):
         try:
             return cls.model_validate(config)
         except ValidationError as exc:
-            problems = [f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()]
+            problems = validation_problems(exc, "config")
             raise InvalidRequest("invalid batch inference job", problems) from None
 
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from embodied_ai.errors import EmbodiedError, ErrorCode, InvalidRequest, NotFound
+from embodied_ai.errors import EmbodiedError, ErrorCode, InvalidRequest, NotFound, validation_problems
 from embodied_ai.experts.base_build import BuiltBase
 from embodied_ai.experts.registry import Expert, ExpertRegistry
 from embodied_ai.experts.training import STATUS_FILE, TrainingConfig, TrainingRequest, TrainingStatus
@@ -79,7 +79,7 @@ class TrainingJobConfig(BaseModel):
         try:
             return cls.model_validate(config)
         except ValidationError as exc:
-            problems = [f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()]
+            problems = validation_problems(exc, "config")
             raise InvalidRequest("invalid training job", problems) from None
 
     def training_config(self, expert: Expert) -> TrainingConfig:

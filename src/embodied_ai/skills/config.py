@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from embodied_ai.errors import InvalidRequest
+from embodied_ai.errors import InvalidRequest, validation_problems
 
 
 class _Strict(BaseModel):
@@ -105,9 +105,3 @@ def parse_config(model: type[ConfigT], value: ConfigT | Mapping[str, Any] | None
         return model.model_validate(value)
     except ValidationError as exc:
         raise InvalidRequest(f"invalid {model.__name__}", validation_problems(exc, "config")) from None
-
-
-def validation_problems(error: ValidationError, root: str) -> list[str]:
-    """Each of pydantic's complaints as ``field.path: message`` (``root`` for the whole value)."""
-    return [f"{'.'.join(str(part) for part in item['loc']) or root}: "
-            f"{str(item['msg']).removeprefix('Value error, ')}" for item in error.errors()]

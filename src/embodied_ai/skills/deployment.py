@@ -29,11 +29,10 @@ from typing import Any, Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from embodied_ai.errors import Conflict, EmbodiedError, InvalidRequest
+from embodied_ai.errors import Conflict, EmbodiedError, InvalidRequest, validation_problems
 from embodied_ai.jobs.models import LogLevel, format_time
 from embodied_ai.jobs.runner import JobCancelled, JobContext
 from embodied_ai.model_registry.store import ModelKind, ModelRegistry, ModelStatus, ModelVersion
-from embodied_ai.skills.config import validation_problems
 
 CHECK_SEED = 7_000_000          # the success check's targets: seeds no training or reconcile uses
 MAX_REPLICAS = 64

@@ -31,10 +31,9 @@ import gymnasium as gym
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from embodied_ai.errors import InvalidRequest
+from embodied_ai.errors import InvalidRequest, validation_problems
 from embodied_ai.exports.formats import ExportFailed
 from embodied_ai.model_registry.store import file_sha256
-from embodied_ai.skills.config import validation_problems
 from embodied_ai.skills.spec import TaskSpec
 
 CONTRACT_VERSION = 1

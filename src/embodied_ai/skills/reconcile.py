@@ -35,12 +35,12 @@ import gymnasium as gym
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from embodied_ai.errors import Conflict, InvalidRequest, NotFound
+from embodied_ai.errors import Conflict, InvalidRequest, NotFound, validation_problems
 from embodied_ai.jobs.models import LogLevel, format_time
 from embodied_ai.jobs.runner import JobCancelled, JobContext, JobKind
 from embodied_ai.model_registry.store import ModelKind, ModelRegistry, ModelVersion
 from embodied_ai.skills import register_envs
-from embodied_ai.skills.config import Perturbation, validation_problems
+from embodied_ai.skills.config import Perturbation
 from embodied_ai.skills.episodes import episode_score
 from embodied_ai.skills.policy_export import CONTRACT_FORMAT, ONNX_POLICY_FORMAT, OnnxPolicy, PolicyContract
 

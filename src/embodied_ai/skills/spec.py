@@ -22,12 +22,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from embodied_ai.control.reach import arm_joints
-from embodied_ai.errors import InvalidRequest
+from embodied_ai.errors import InvalidRequest, validation_problems
 from embodied_ai.hardware.sim import SimTable
 from embodied_ai.robot.description import FORCE_SENSOR_FRAMES, RobotDescription
 from embodied_ai.robot.kinematics import Kinematics
 from embodied_ai.safety.config import SafetyConfig
-from embodied_ai.skills.config import HeadTrackConfig, Perturbation, ReachConfig, validation_problems
+from embodied_ai.skills.config import HeadTrackConfig, Perturbation, ReachConfig
 
 SCHEMA_VERSION = 1
 REACH_ENV_ID = "embodied/Reach-v0"

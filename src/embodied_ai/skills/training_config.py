@@ -15,9 +15,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from embodied_ai.errors import InvalidRequest
+from embodied_ai.errors import InvalidRequest, validation_problems
 from embodied_ai.model_registry.store import name_problems
-from embodied_ai.skills.config import HeadTrackConfig, ReachConfig, validation_problems
+from embodied_ai.skills.config import HeadTrackConfig, ReachConfig
 from embodied_ai.skills.spec import HEAD_TRACK_ENV_ID, REACH_ENV_ID
 
 ModelType = Literal["q_learning", "dqn", "ppo"]
