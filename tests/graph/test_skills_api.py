@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState
 
 from embodied_ros.kit.qos import COMMANDS
 from tests.graph.bridge_helpers import base_url, http  # noqa: F401  (fixtures)
@@ -99,6 +101,17 @@ def test_a_policy_deploys_rolling_to_two_robots_and_rolls_back_when_its_check_fa
         commands = client.collect(JointState, f"{prefix}/joint_commands", 10.0, qos=COMMANDS,
                                   until=lambda ms: len(ms) >= 3)
         assert len(commands) >= 3 and all(list(m.name) == ["head_pan"] for _, m in commands), prefix
+
+    try:
+        rolled_back_deployment(http, client, model_id)
+    finally:   # undeploy (lifecycle deactivate, as `ros2 lifecycle set` would): later tests move the head
+        for prefix in ("", "/robot_2"):
+            client.call(ChangeState, f"{prefix}/policy/change_state",
+                        ChangeState.Request(transition=Transition(id=Transition.TRANSITION_DEACTIVATE)))
+
+
+def rolled_back_deployment(http: httpx.Client, client, model_id: str) -> None:  # noqa: F811
+    from sensor_msgs.msg import JointState
 
     failing = deploy(http, model_id, {"replicas": 2, "strategy": "rolling",
                                       "check": {"trials": 3, "min_success_rate": 1.0, "timeout_s": 0.05}})
