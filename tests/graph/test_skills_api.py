@@ -10,8 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from lifecycle_msgs.msg import Transition
-from lifecycle_msgs.srv import ChangeState
 
 from embodied_ros.kit.qos import COMMANDS
 from tests.graph.bridge_helpers import base_url, http  # noqa: F401  (fixtures)
@@ -104,10 +102,14 @@ def test_a_policy_deploys_rolling_to_two_robots_and_rolls_back_when_its_check_fa
 
     try:
         rolled_back_deployment(http, client, model_id)
-    finally:   # undeploy (lifecycle deactivate, as `ros2 lifecycle set` would): later tests move the head
-        for prefix in ("", "/robot_2"):
-            client.call(ChangeState, f"{prefix}/policy/change_state",
-                        ChangeState.Request(transition=Transition(id=Transition.TRANSITION_DEACTIVATE)))
+    finally:   # later tests move the head
+        undeployed = http.post(f"/v1/models/{model_id}/undeploy", json={})
+    assert undeployed.status_code == 200, undeployed.text
+    assert [r["robot"] for r in undeployed.json()["data"]["robots"]] == ["robot_1", "robot_2"]
+    assert http.get(f"/v1/models/{model_id}").json()["data"]["status"] == "trained"
+    assert not client.collect(JointState, "/robot_2/joint_commands", 1.0, qos=COMMANDS)
+    again = http.post(f"/v1/models/{model_id}/undeploy", json={})
+    assert again.status_code == 409 and "no robot runs" in again.text, again.text
 
 
 def rolled_back_deployment(http: httpx.Client, client, model_id: str) -> None:  # noqa: F811

@@ -53,6 +53,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     deploy.add_argument("--check", action="append", default=[], metavar="NAME=VALUE",
                         help="the success check: trials=2, min_success_rate=0.5, timeout_s=...; repeatable")
     deploy.add_argument("--detach", action="store_true", help="print the deployment and return at once")
+    undeploy = sub.add_parser("undeploy", help="stop a policy on the robots that run it")
+    undeploy.add_argument("model")
+    undeploy.add_argument("--robot", action="append", dest="robots", metavar="ID", help="a robot id; repeatable")
     rl.set_defaults(func=run)
 
 
@@ -124,4 +127,11 @@ def _deploy(client: Client, args: argparse.Namespace) -> int:
     return 0 if record.status in ("deployed", "degraded") else 1
 
 
-_COMMANDS = {"train": _train, "show": _show, "reconcile": _reconcile, "cancel": _cancel, "deploy": _deploy}
+def _undeploy(client: Client, args: argparse.Namespace) -> int:
+    undeployed = client.models.undeploy(args.model, args.robots)
+    print(f"{undeployed.name} undeployed from {', '.join(r.robot for r in undeployed.robots)}")
+    return 0
+
+
+_COMMANDS = {"train": _train, "show": _show, "reconcile": _reconcile, "cancel": _cancel, "deploy": _deploy,
+             "undeploy": _undeploy}

@@ -84,6 +84,23 @@ class DeploymentConfig(BaseModel):
         return parsed
 
 
+class UndeployConfig(BaseModel):
+    """A ``policy_undeployment`` job's request: stop a policy on the robots that run it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model_id: str = Field(min_length=1, max_length=200, description="the policy: an id, name:N or a name")
+    robots: list[str] | None = Field(default=None, min_length=1, max_length=MAX_REPLICAS, description=(
+        "which robots (each must run it); None: every robot that runs it"))
+
+    @classmethod
+    def parse(cls, config: Mapping[str, Any]) -> UndeployConfig:
+        try:
+            return cls.model_validate(config)
+        except ValidationError as exc:
+            raise InvalidRequest("invalid undeployment", validation_problems(exc, "config")) from None
+
+
 @dataclass(frozen=True)
 class RobotHealth:
     """A robot of the fleet as its controller reports it."""
@@ -331,6 +348,41 @@ class PolicyDeployment:
                                 episode_seconds(runtime.spec.contract()), publish, lambda: ctx.cancelled,
                                 deployment_id=ctx.job.id)
         return deployment.run()
+
+    def undeploy_targets(self, config: UndeployConfig) -> tuple[ModelVersion, list[RobotHealth]]:
+        """The policy and the robots to stop it on; Conflict when a named robot does not run it or none does."""
+        model = self.registry.get(config.model_id)
+        if self.fleet is None:
+            raise Conflict("this graph has no fleet (the jobs node runs without robots)")
+        robots = {robot.id: robot for robot in self.fleet.robots()}
+        running = [robot for robot in robots.values() if robot.policy == model.id]
+        if config.robots is None:
+            if not running:
+                raise Conflict(f"no robot runs {model.ref}")
+            return model, running
+        problems = [f"robot {robot}: {'not in the fleet' if robot not in robots else 'does not run it'}"
+                    for robot in config.robots if robot not in robots or robots[robot].policy != model.id]
+        if problems:
+            raise Conflict(f"cannot undeploy {model.ref}: {'; '.join(problems)}")
+        return model, [robots[robot] for robot in config.robots]
+
+    def validate_undeploy(self, config: dict[str, Any]) -> None:
+        self.undeploy_targets(UndeployConfig.parse(config))
+
+    def undeploy(self, ctx: JobContext) -> dict[str, Any]:
+        """Stop the policy on its robots (their policy nodes deactivated and cleaned up: the controllers'
+        watchdogs then hold the joints)."""
+        model, robots = self.undeploy_targets(UndeployConfig.parse(ctx.job.config))
+        assert self.fleet is not None, "checked"
+        stopped = []
+        for robot in robots:
+            self.fleet.deactivate(robot.id)
+            ctx.log(LogLevel.INFO, f"robot {robot.id}: {model.ref} undeployed")
+            stopped.append({"robot": robot.id, "namespace": robot.namespace, "status": "undeployed"})
+        # Each policy node marks the model trained as it stops; another robot may still run it.
+        if any(r.policy == model.id for r in self.fleet.robots()):
+            self.registry.mark_loaded(model.id)
+        return {"model_id": model.id, "name": model.ref, "robots": stopped}
 
     def describe(self, job: Any, _finished: Any) -> dict[str, Any]:
         """A deployment's record as it goes (the model's, while it is this deployment's)."""

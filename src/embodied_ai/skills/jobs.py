@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 RL_TRAINING_JOB = "rl_training"
 RL_RECONCILE_JOB = "rl_reconcile"
 POLICY_DEPLOYMENT_JOB = "policy_deployment"
+POLICY_UNDEPLOYMENT_JOB = "policy_undeployment"
 
 
 def kinds(work_root: Path, registry: ModelRegistry, fleet: Fleet | None = None) -> dict[str, JobKind]:
@@ -57,4 +58,6 @@ def kinds(work_root: Path, registry: ModelRegistry, fleet: Fleet | None = None) 
             # Not resumable: robots a killed deployment changed stay as its record last said.
             POLICY_DEPLOYMENT_JOB: JobKind(run=lambda ctx: deployment().run(ctx), resumable=False,
                                            validate=lambda config: deployment().validate(config),
-                                           describe=lambda job, finished: deployment().describe(job, finished))}
+                                           describe=lambda job, finished: deployment().describe(job, finished)),
+            POLICY_UNDEPLOYMENT_JOB: JobKind(run=lambda ctx: deployment().undeploy(ctx), resumable=True,
+                                             validate=lambda config: deployment().validate_undeploy(config))}

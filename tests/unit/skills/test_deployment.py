@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -157,3 +158,32 @@ def test_a_bad_request_lists_every_problem():
     with pytest.raises(InvalidRequest) as refused:
         DeploymentConfig.parse({"model_id": "x", "replicas": 1, "robots": ["a", "a"]})
     assert refused.value.problems == ["robots: each robot once", "robots: 2 named for replicas 1"]
+
+
+def test_undeploy_stops_the_policy_on_the_robots_that_run_it(tmp_path):
+    from embodied_ai.model_registry.store import ModelKind, ModelRegistry
+    from embodied_ai.skills.deployment import PolicyDeployment
+
+    registry = ModelRegistry(tmp_path / "registry.sqlite", artefact_root=tmp_path)
+    model = registry.register("pan", ModelKind.POLICY)
+    fleet = fleet_of(3, robot_1={"policy": model.id}, robot_2={"policy": OLD}, robot_3={"policy": model.id})
+    undeploying = PolicyDeployment(registry, fleet)
+    with pytest.raises(Conflict, match="robot robot_2: does not run it; robot robot_9: not in the fleet"):
+        undeploying.validate_undeploy({"model_id": model.id, "robots": ["robot_2", "robot_9"]})
+
+    @dataclass
+    class Context:   # the part of a JobContext the undeployment uses: its job's config, its log
+        job: Any
+        lines: list[str] = field(default_factory=list)
+
+        def log(self, _level: Any, message: str, **_fields: Any) -> None:
+            self.lines.append(message)
+
+    context = Context(job=SimpleNamespace(id=1, config={"model_id": "pan"}))
+    result = undeploying.undeploy(context)   # type: ignore[arg-type]
+    assert [r["robot"] for r in result["robots"]] == ["robot_1", "robot_3"]
+    assert [fleet.robots_by_id[f"robot_{k}"].policy for k in (1, 2, 3)] == [None, OLD, None]
+    assert context.lines == ["robot robot_1: pan:1 undeployed", "robot robot_3: pan:1 undeployed"]
+    with pytest.raises(Conflict, match="no robot runs pan:1"):
+        undeploying.validate_undeploy({"model_id": model.id})
+    registry.close()

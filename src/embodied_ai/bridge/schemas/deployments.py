@@ -31,6 +31,22 @@ class DeployRequest(Strict):
         return {"model_id": model_id, **self.model_dump(exclude_none=True)}
 
 
+class UndeployRequest(Strict):
+    robots: list[str] | None = Field(default=None, description="which robots; default every robot that runs it")
+
+
+class RobotUndeployed(BaseModel):
+    robot: str
+    namespace: str
+    status: Literal["undeployed"] = "undeployed"
+
+
+class Undeployed(BaseModel):
+    model_id: str
+    name: str
+    robots: list[RobotUndeployed]
+
+
 class DeploymentSummary(BaseModel):
     id: str = Field(description="the deployment's id: its job's, as a string")
     name: str
