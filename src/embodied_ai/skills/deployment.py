@@ -283,7 +283,8 @@ def choose_robots(config: DeploymentConfig, fleet: Fleet, model: PolicyRef) -> l
     wanted = config.robots or sorted(robots)[:config.replicas]
     problems = [f"no robot {robot!r} in the fleet ({known})" for robot in wanted if robot not in robots]
     if len(wanted) < config.replicas:
-        problems.append(f"replicas {config.replicas}: the fleet has {len(robots)} robot(s) ({known})")
+        problems.append(f"replicas {config.replicas}: the fleet has {len(robots)} robot(s) ({known}); "
+                        f"`embodied up --robots N` runs N simulated robots")
     problems += [f"robot {robot}: {robots[robot].reason}" for robot in wanted
                  if robot in robots and not robots[robot].healthy]
     if problems:
