@@ -348,7 +348,19 @@ class PolicyDeployment:
         deployment = Deployment(config, PolicyRef(model.id, model.ref), self.fleet, runtime.probe(),
                                 episode_seconds(runtime.spec.contract()), publish, lambda: ctx.cancelled,
                                 deployment_id=ctx.job.id)
-        return deployment.run()
+        try:
+            return deployment.run()
+        finally:
+            self.sync_status(model.id)
+
+    def sync_status(self, model_id: str) -> None:
+        """The registry's status as the fleet runs the policy: ``deployed`` while any robot runs it, else
+        ``trained`` (each policy node marks only itself, and the last to stop may not be the last to run)."""
+        assert self.fleet is not None, "a fleet"
+        if any(robot.policy == model_id for robot in self.fleet.robots()):
+            self.registry.mark_loaded(model_id)
+        elif self.registry.get(model_id).status is ModelStatus.DEPLOYED:
+            self.registry.mark_unloaded(model_id)
 
     def undeploy_targets(self, config: UndeployConfig) -> tuple[ModelVersion, list[RobotHealth]]:
         """The policy and the robots to stop it on; Conflict when a named robot does not run it or none does."""
@@ -380,9 +392,7 @@ class PolicyDeployment:
             self.fleet.deactivate(robot.id)
             ctx.log(LogLevel.INFO, f"robot {robot.id}: {model.ref} undeployed")
             stopped.append({"robot": robot.id, "namespace": robot.namespace, "status": "undeployed"})
-        # Each policy node marks the model trained as it stops; another robot may still run it.
-        if any(r.policy == model.id for r in self.fleet.robots()):
-            self.registry.mark_loaded(model.id)
+        self.sync_status(model.id)
         return {"model_id": model.id, "name": model.ref, "robots": stopped}
 
     def describe(self, job: Any, _finished: Any) -> dict[str, Any]:

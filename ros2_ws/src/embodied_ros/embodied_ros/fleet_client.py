@@ -152,10 +152,10 @@ class RosFleet:
         return bool(call(robot.change_state, request, robot.endpoint, CALL_TIMEOUT_S).success)
 
     def _stop(self, robot: _Robot) -> None:
-        """Active -> inactive -> unconfigured (the policy released)."""
-        state = self._state(robot)
-        if state == State.PRIMARY_STATE_ACTIVE:
-            self._transition(robot, Transition.TRANSITION_DEACTIVATE)
-            state = State.PRIMARY_STATE_INACTIVE
-        if state == State.PRIMARY_STATE_INACTIVE:
-            self._transition(robot, Transition.TRANSITION_CLEANUP)
+        """Active -> inactive -> unconfigured (the policy released), each step from the state the node
+        reports (a transition it does not have would fail in the node itself)."""
+        for state, transition in ((State.PRIMARY_STATE_ACTIVE, Transition.TRANSITION_DEACTIVATE),
+                                  (State.PRIMARY_STATE_INACTIVE, Transition.TRANSITION_CLEANUP)):
+            if self._state(robot) == state and not self._transition(robot, transition):
+                raise EmbodiedError(f"robot {robot_id(robot.namespace)}'s policy node refused to stop "
+                                    "(its log says why)", ErrorCode.CONFLICT)
