@@ -44,11 +44,11 @@ def _keys(args: argparse.Namespace) -> int:
     if args.keys_command == "create":
         rate_limit = args.rate_limit if args.rate_limit is not None else TIERS[args.tier]
         try:
-            key, secret = store.create(args.name, rate_limit)
+            key, secret = store.create(args.name, rate_limit, args.role)
         except ValueError as exc:
             print(f"embodied keys create: {exc}", file=sys.stderr)
             return 2
-        print(f"created key {key.id} '{key.name}' (limit {key.rate_limit or 'none'}) in {store.path}")
+        print(f"created key {key.id} '{key.name}' (role {key.role}, limit {key.rate_limit or 'none'}) in {store.path}")
         print(secret)  # the only time the secret is shown
         return 0
     if args.keys_command == "revoke":
@@ -59,7 +59,40 @@ def _keys(args: argparse.Namespace) -> int:
         return 1
     for key in store.list():
         state = "active" if key.active else f"revoked {key.revoked_at}"
-        print(f"{key.id:>4}  {key.name:<20} {key.hint}…  {key.rate_limit or 'unlimited':<12} {key.created_at}  {state}")
+        print(f"{key.id:>4}  {key.name:<20} {key.hint}…  {key.role:<8} {key.rate_limit or 'unlimited':<12} "
+              f"{key.created_at}  {state}")
+    return 0
+
+
+def _users(args: argparse.Namespace) -> int:
+    from embodied_ai.bridge.users import UserStore
+    from embodied_ai.errors import EmbodiedError, InvalidRequest
+
+    store = UserStore.in_state_dir(Path(args.state_dir) if args.state_dir else None)
+    if args.users_command == "create":
+        # From standard input, never argv (which `ps` shows): one line, or typed at a hidden prompt.
+        if sys.stdin.isatty():
+            import getpass
+
+            password = getpass.getpass(f"password for {args.name}: ")
+        else:
+            password = sys.stdin.readline().rstrip("\r\n")
+        try:
+            user = store.create(args.name, password, args.role)
+        except EmbodiedError as exc:
+            problems = exc.problems if isinstance(exc, InvalidRequest) else []
+            print(f"embodied users create: {exc.message}" + "".join(f"\n  {p}" for p in problems), file=sys.stderr)
+            return 2
+        print(f"created user '{user.username}' (role {user.role.label}) in {store.path}")
+        return 0
+    if args.users_command == "delete":
+        if store.delete(args.name):
+            print(f"deleted user '{args.name}' (their refresh tokens are revoked)")
+            return 0
+        print(f"embodied users delete: no user '{args.name}'", file=sys.stderr)
+        return 1
+    for user in store.list():
+        print(f"{user.username:<24} {user.role.label:<8} {user.created_at}")
     return 0
 
 
@@ -95,10 +128,22 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--tier", choices=["free", "pro", "enterprise"], default="pro",
                         help="the Robot API's limits: free 100/hour, pro 1000/hour, enterprise unlimited")
     create.add_argument("--rate-limit", help='instead of a tier, e.g. "10/minute" ("" = unlimited)')
+    create.add_argument("--role", choices=["viewer", "operator", "admin"], default="admin",
+                        help="what the key may do (docs/robot-api.md, Access control); default admin")
     key_commands.add_parser("list", help="every key, active or revoked (never the secrets)")
     revoke = key_commands.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("id", type=int)
     keys.set_defaults(func=_keys)
+    users = commands.add_parser("users", help="users of the REST bridge (passwords hashed with argon2id)")
+    users.add_argument("--state-dir", help="default: $EMBODIED_STATE_DIR or ~/.local/state/embodied")
+    user_commands = users.add_subparsers(dest="users_command", required=True)
+    create_user = user_commands.add_parser("create", help="add a user; the password is read from standard input")
+    create_user.add_argument("name")
+    create_user.add_argument("--role", choices=["viewer", "operator", "admin"], required=True)
+    user_commands.add_parser("list", help="every user and role (never the passwords)")
+    delete_user = user_commands.add_parser("delete", help="remove a user and revoke their refresh tokens")
+    delete_user.add_argument("name")
+    users.set_defaults(func=_users)
     return parser
 
 

@@ -127,8 +127,9 @@ class UnsafeBind(ValueError):
 
 
 def check_bind(host: str, keys_configured: bool) -> None:
-    """Refuse to listen beyond loopback while no API key exists: the API moves a robot."""
+    """Refuse to listen beyond loopback while no API key or user exists: the API moves a robot."""
     if not is_loopback(host) and not keys_configured:
         raise UnsafeBind(
-            f"refusing to listen on {host}: no API key is configured, so the bridge binds to "
-            f"loopback only. Create one with `embodied keys create --name NAME` first.")
+            f"refusing to listen on {host}: no API key or user is configured, so the bridge binds to "
+            f"loopback only. Create one with `embodied keys create --name NAME` or "
+            f"`embodied users create NAME --role ROLE` first.")

@@ -28,6 +28,7 @@ from rclpy.signals import SignalHandlerOptions
 from embodied_ai.bridge.app import create_app
 from embodied_ai.bridge.keys import ApiKeyStore
 from embodied_ai.bridge.settings import BridgeTimeouts, RestBridgeConfig, UnsafeBind, check_bind
+from embodied_ai.bridge.users import UserStore
 from embodied_ai.paths import state_dir as default_state_dir
 from embodied_ros.bridge import ros_ports
 from embodied_ros.kit.parameters import declare_parameters
@@ -48,12 +49,13 @@ def serve(node: Node, spinner: threading.Thread) -> None:
     settings = declare_parameters(node, RestBridgeConfig).settings(default_state_dir())
     timeouts = declare_parameters(node, BridgeTimeouts, prefix="timeouts")
     keys = ApiKeyStore.in_state_dir(settings.state_dir)
-    check_bind(settings.host, keys.has_active_keys())
+    credentials = keys.has_active_keys() or UserStore.in_state_dir(settings.state_dir).has_users()
+    check_bind(settings.host, credentials)
     ports = ros_ports(node, settings.cameras, timeouts)
     spinner.start()
     sock = bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
-    auth = "API keys required" if keys.has_active_keys() else "no API key configured: loopback only, anonymous"
+    auth = "API keys or tokens required" if credentials else "no API key or user: loopback only, anonymous"
     log.info(f"serving on http://{host}:{port} ({auth}; keys in {keys.path})")
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     server = uvicorn.Server(uvicorn.Config(create_app(ports, settings, keys), log_level="info", access_log=False,

@@ -1,8 +1,10 @@
 """WebSocket /ws (the Robot API's WebSocket API): subscribe to channels and receive events.
 
 Client messages: ``{"action": "subscribe" | "unsubscribe", "channels": [...]}``, ``{"action":
-"ping"}``, and, when API keys are configured and the handshake had no Authorization header,
-``{"action": "authenticate", "api_key": "..."}`` first (browsers cannot set that header).
+"ping"}``, and, when API keys or users are configured and the handshake had no Authorization
+header, ``{"action": "authenticate", "api_key": "..."}`` (a key or an access token, also as
+``"token"``) first (browsers cannot set that header). A channel the caller's role may not read
+(``roles.CHANNEL_ROLES``) is refused with an ``error`` (403, INSUFFICIENT_PERMISSIONS).
 Server messages: ``{"channel", "event", "data"}``; replies are ``{"event": "subscribed" |
 "unsubscribed" | "pong" | "authenticated" | "error", ...}``.
 
@@ -30,6 +32,7 @@ from pydantic import BaseModel, ValidationError
 from embodied_ai.bridge.errors import ApiError
 from embodied_ai.bridge.events import CHANNELS, EventHub, Subscription
 from embodied_ai.bridge.ports.hardware import HardwarePort
+from embodied_ai.bridge.roles import channel_role
 from embodied_ai.bridge.routes.hardware import sensors_in_api_units
 from embodied_ai.bridge.routes.multimodal import detected_objects
 from embodied_ai.bridge.security import Principal, Security
@@ -44,6 +47,7 @@ class ClientMessage(BaseModel):
     action: str
     channels: list[str] = []
     api_key: str | None = None
+    token: str | None = None  # an access token (api_key takes one too)
 
 
 async def send_error(socket: WebSocket, code: int, message: str) -> None:
@@ -54,13 +58,14 @@ async def authenticate(socket: WebSocket, security: Security) -> Principal | Non
     header = socket.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else None
     try:
-        if token or not security.keys.has_active_keys():
+        if token or not security.credentials_configured():
             principal = security.authenticate(token)  # keyless: anonymous
         else:
             first = ClientMessage.model_validate(await asyncio.wait_for(socket.receive_json(), AUTH_TIMEOUT_S))
-            if first.action != "authenticate" or not first.api_key:
+            credential = first.api_key or first.token
+            if first.action != "authenticate" or not credential:
                 raise ApiError(401, "An API key is required: send {\"action\": \"authenticate\", \"api_key\": ...}")
-            principal = security.authenticate(first.api_key)
+            principal = security.authenticate(credential)
             await socket.send_json({"event": "authenticated"})
         security.consume(principal)  # a connection counts as one request
         return principal
@@ -124,7 +129,8 @@ async def events_socket(socket: WebSocket) -> None:
     app = socket.app
     hub: EventHub = app.state.hub
     await socket.accept()
-    if await authenticate(socket, app.state.security) is None:
+    principal = await authenticate(socket, app.state.security)
+    if principal is None:
         return
     subscription = hub.open()
     pumps = [asyncio.create_task(pump_hub(socket, subscription)),
@@ -139,6 +145,12 @@ async def events_socket(socket: WebSocket) -> None:
             channels = [c for c in message.channels if c in CHANNELS]
             unknown = sorted(set(message.channels) - set(CHANNELS))
             if message.action == "subscribe":
+                refused = [c for c in channels if principal.role < channel_role(c)]
+                if refused:
+                    await socket.send_json({"event": "error", "channels": refused, "error": {
+                        "code": 403, "error_code": "INSUFFICIENT_PERMISSIONS",
+                        "message": f"role '{principal.role.label}' may not read {', '.join(refused)}"}})
+                channels = [c for c in channels if c not in refused]
                 subscription.channels.update(channels)
                 await socket.send_json({"event": "subscribed", "channels": sorted(subscription.channels),
                                         "unknown": unknown})
