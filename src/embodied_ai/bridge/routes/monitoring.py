@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
@@ -13,11 +14,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from embodied_ai import __version__
 from embodied_ai.bridge.errors import error_responses
 from embodied_ai.bridge.metrics import BridgeMetrics
+from embodied_ai.bridge.model_files import product_model_files
 from embodied_ai.bridge.ports.common import GraphStatus
 from embodied_ai.bridge.ports.experts import ExpertFilter, ExpertsPort
 from embodied_ai.bridge.ports.jobs import JobsPort
+from embodied_ai.bridge.resources import resource_use
 from embodied_ai.bridge.routes import deps
 from embodied_ai.bridge.schemas.common import Envelope, ok
 from embodied_ai.bridge.schemas.models import SeriesData
@@ -31,16 +35,25 @@ from embodied_ai.bridge.schemas.monitoring import (
     SystemUsage,
     TrainingTotals,
 )
+from embodied_ai.bridge.schemas.system_health import (
+    ComprehensiveHealth,
+    DatabaseCheck,
+    ModelFileCheck,
+    NetworkIO,
+    SystemResources,
+)
 from embodied_ai.bridge.security import authorize
+from embodied_ai.bridge.settings import BridgeSettings
 from embodied_ai.bridge.system_samples import Series
 from embodied_ai.bridge.training_figures import training_figures
-from embodied_ai.errors import GraphUnavailable
+from embodied_ai.errors import EmbodiedError, GraphUnavailable
 
 router = APIRouter(prefix=deps.API_PREFIX, tags=["monitoring"])
 Experts = Annotated[ExpertsPort, Depends(deps.experts)]
 Jobs = Annotated[JobsPort, Depends(deps.jobs)]
 Status = Annotated[GraphStatus, Depends(deps.status)]
 BridgeMetricsDep = Annotated[BridgeMetrics, Depends(deps.metrics)]
+Settings = Annotated[BridgeSettings, Depends(deps.settings)]
 GIB = 1024 ** 3
 ESSENTIAL = "servo_controller"  # without it the robot cannot be driven: unhealthy
 
@@ -95,18 +108,30 @@ async def metrics_history(
         training=training))
 
 
+HealthStatus = Literal["healthy", "degraded", "unhealthy"]
+
+
+def health_components(request: Request, graph: GraphStatus) -> dict[str, str]:
+    """Each component of GET /v1/health -> "ok" or what it is instead (also read by /v1/health/comprehensive and
+    /v1/ops/status)."""
+    return {**graph.components(), "api_keys": "ok" if os.access(request.app.state.security.keys.path, os.R_OK)
+            else "unreadable", "gpu": gpu_component()}
+
+
+def health_status(components: dict[str, str]) -> HealthStatus:
+    """Unhealthy without the servo controller; degraded while any other component (but the GPU) is not ok."""
+    if components.get(ESSENTIAL) != "ok":
+        return "unhealthy"
+    if any(v != "ok" for k, v in components.items() if k != "gpu"):
+        return "degraded"
+    return "healthy"
+
+
 @router.get("/health", summary="Health with components (not enveloped, as in the Robot API)",
             responses={503: {"model": Health, "description": "the servo controller is not reachable"}})
 async def health(request: Request, graph: Status) -> JSONResponse:
-    components = {**graph.components(), "api_keys": "ok" if os.access(request.app.state.security.keys.path, os.R_OK)
-                  else "unreadable", "gpu": gpu_component()}
-    status: Literal["healthy", "degraded", "unhealthy"]
-    if components.get(ESSENTIAL) != "ok":
-        status = "unhealthy"
-    elif any(v != "ok" for k, v in components.items() if k != "gpu"):
-        status = "degraded"
-    else:
-        status = "healthy"
+    components = health_components(request, graph)
+    status = health_status(components)
     body = Health(status=status, components=components,
                   uptime_seconds=time.monotonic() - request.app.state.started_at)
     return JSONResponse(body.model_dump(), status_code=503 if status == "unhealthy" else 200)
@@ -115,6 +140,41 @@ async def health(request: Request, graph: Status) -> JSONResponse:
 @router.get("/health/live", summary="Liveness: the HTTP server answers (touches nothing else)")
 async def live() -> dict[str, str]:
     return {"status": "alive"}
+
+
+async def database_check(jobs: JobsPort) -> DatabaseCheck:
+    """The jobs node's database answers the cheapest call that reads it: a one-job page."""
+    started = time.perf_counter()
+    try:
+        await jobs.list_jobs(None, None, 1, 0)
+    except EmbodiedError as exc:
+        return DatabaseCheck(status="unavailable", latency_ms=None, detail=exc.message)
+    return DatabaseCheck(status="connected", latency_ms=(time.perf_counter() - started) * 1000.0)
+
+
+@router.get("/health/comprehensive", summary="Health in detail: machine, database, model files, components "
+                                              "(seed 002)", dependencies=[Depends(authorize)],
+            responses=error_responses(401, 429))
+async def comprehensive_health(request: Request, graph: Status, jobs: Jobs, metrics: BridgeMetricsDep,
+                               settings: Settings) -> Envelope[ComprehensiveHealth]:
+    components = health_components(request, graph)
+    use = resource_use(metrics.system, settings.state_dir)
+    network = psutil.net_io_counters()
+    database = await database_check(jobs)
+    files = await asyncio.to_thread(product_model_files)
+    status = health_status(components)
+    if status == "healthy" and (database.status != "connected" or any(f.status != "ok" for f in files)):
+        status = "degraded"
+    return ok(ComprehensiveHealth(
+        status=status, version=__version__, uptime_seconds=time.monotonic() - request.app.state.started_at,
+        system_metrics=SystemResources(
+            cpu_usage=use.cpu_percent, memory_usage=use.memory_percent, disk_usage=use.disk_percent,
+            disk_path=use.disk_path,
+            network_io=NetworkIO(bytes_sent=network.bytes_sent, bytes_received=network.bytes_recv,
+                                 packets_sent=network.packets_sent, packets_received=network.packets_recv)),
+        database=database, components=components,
+        model_files=[ModelFileCheck(model=f.model, part=f.part, path=f.path, status=f.status,
+                                    size_bytes=f.size_bytes, detail=f.detail) for f in files]))
 
 
 prometheus = APIRouter(tags=["monitoring"])
