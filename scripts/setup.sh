@@ -2,7 +2,8 @@
 # Set up everything from nothing, idempotently: .venv/ with ROS 2 Jazzy wheels and the
 # project's pinned dependencies, embodied_interfaces built into the venv, the core library and
 # the node package installed, the `embodied` command in .venv/bin, and the experts' quantized
-# base built into the cache (~/.cache/embodied, reused by every later set-up).
+# base and the image classifier built into the cache (~/.cache/embodied, reused by every later
+# set-up).
 #
 #   scripts/setup.sh           what `embodied up` needs
 #   scripts/setup.sh --test    also the test tools: pytest, lint and type gates, schemathesis,
@@ -29,7 +30,8 @@ esac
 fingerprint() {
   local tests="$1"
   (cd "$root" && cat scripts/*.sh scripts/fix_ros_cmake_paths.py requirements/*.txt pyproject.toml \
-     ros2_ws/src/embodied_ros/setup.py ros2_ws/src/embodied_ros/package.xml && \
+     ros2_ws/src/embodied_ros/setup.py ros2_ws/src/embodied_ros/package.xml \
+     models/classifier/build.py models/classifier/manifest.yaml && \
      find ros2_ws/src/embodied_interfaces -type f | LC_ALL=C sort | xargs cat; \
      echo "no_gpl=${EMBODIED_NO_GPL:-0} tests=$tests") | sha256sum | cut -d' ' -f1
 }
@@ -104,6 +106,11 @@ pip install --no-deps --no-build-isolation -e "$root" -e "$root/ros2_ws/src/embo
 step "building the experts' quantized base into the cache (first time ~1.5-3 min; then reused)"
 "$venv/bin/embodied" experts build-base >"$root/build/setup-base.log" 2>&1 &
 base_pid=$!
+# The vision service's classifier (EfficientNet-Lite0) is exported from its installed weights;
+# build.py keeps a cached file whose sha256 matches its manifest in under a second.
+step "building the image classifier into the cache (first time ~5-15 s; then reused)"
+"$venv/bin/python" "$root/models/classifier/build.py" >"$root/build/setup-classifier.log" 2>&1 &
+classifier_pid=$!
 
 finish "$interfaces_pid" "the interface build" "$root/build/setup-interfaces.log"
 step "embodied_interfaces built"
@@ -111,6 +118,8 @@ step "embodied_interfaces built"
   || { echo "setup: the installed environment does not import"; exit 1; }
 finish "$base_pid" "the experts base build" "$root/build/setup-base.log"
 step "experts base ready"
+finish "$classifier_pid" "the classifier build" "$root/build/setup-classifier.log"
+step "image classifier ready"
 if [[ -n "$chromium_pid" ]]; then
   wait "$chromium_pid" || echo "setup: could not install chromium (build/setup-apt.log); the dashboard tests will fail"
   step "chromium installed"
