@@ -16,13 +16,18 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from embodied_ai import __version__
+from embodied_ai.bridge.alerts import AlertLog
 from embodied_ai.bridge.errors import install_error_handlers
 from embodied_ai.bridge.events import EventHub
 from embodied_ai.bridge.keys import ApiKeyStore
+from embodied_ai.bridge.logins import Accounts
 from embodied_ai.bridge.metrics import BridgeMetrics
 from embodied_ai.bridge.middleware import RateLimitHeaders, RequestTiming
 from embodied_ai.bridge.ports import Ports
 from embodied_ai.bridge.routes import (
+    ai_llm,
+    ai_vision,
+    auth,
     datasets,
     deployments,
     experts,
@@ -32,8 +37,10 @@ from embodied_ai.bridge.routes import (
     models,
     monitoring,
     multimodal,
+    nlp,
     openai,
     operations,
+    ops,
     rl_training,
     router,
     training,
@@ -69,16 +76,23 @@ def create_app(ports: Ports, settings: BridgeSettings, keys: ApiKeyStore | None 
     )
     app.state.ports, app.state.settings, app.state.hub = ports, settings, hub
     app.state.security = Security(keys, settings.anonymous_rate_limit)
+    app.state.accounts = Accounts(app.state.security)  # logins, refresh tokens, client credentials
     app.state.metrics = BridgeMetrics(ports)
+    app.state.alerts = AlertLog()   # /v1/ops/status: since when each alert holds
     app.state.started_at, app.state.started_at_wall = time.monotonic(), time.time()
     install_error_handlers(app)
 
     for module in (experts, datasets, training, rl_training, deployments, jobs, webhooks, operations, inference, router,
-                   multimodal, hardware, monitoring, openai):
+                   multimodal, hardware, monitoring, openai, nlp):
         app.include_router(module.router)
     app.include_router(models.router)   # GET /v1/models: OpenAI's list too
     app.include_router(monitoring.prometheus)
     app.include_router(websocket.router)
+    app.include_router(ai_llm.router)   # seed 002's /v1/ai/llm: the inference engine
+    app.include_router(ai_vision.router)   # seed 002's /v1/ai/vision: analyze, classify
+    app.include_router(ops.router)      # /v1/ops/status
+    app.include_router(auth.router)  # /v1/auth/login, refresh, logout
+    app.include_router(auth.oauth)   # /oauth/token, /v1/oauth/token
     if settings.dashboard:
         dashboard = files("embodied_ai.bridge") / "dashboard"
         app.mount("/dashboard", StaticFiles(directory=str(dashboard), html=True), name="dashboard")

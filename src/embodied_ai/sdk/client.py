@@ -22,6 +22,7 @@ are retried with back-off, honouring Retry-After: both mean the request was not 
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import time
 from collections.abc import Iterator
@@ -35,8 +36,11 @@ from httpx_sse import connect_sse
 from pydantic import TypeAdapter
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from embodied_ai.bridge.schemas.ai_llm import LlmChatReply, LlmGenerated, LlmModels
+from embodied_ai.bridge.schemas.ai_vision import VisionAnalysis, VisionClassification
+from embodied_ai.bridge.schemas.auth import AccessToken, LoggedOut
 from embodied_ai.bridge.schemas.datasets import DatasetData, DatasetList, DatasetPreview
-from embodied_ai.bridge.schemas.deployments import DeployAccepted, DeploymentRecord
+from embodied_ai.bridge.schemas.deployments import DeployAccepted, DeploymentRecord, Undeployed
 from embodied_ai.bridge.schemas.experts import ExpertCreated, ExpertDeleted, ExpertDetail, ExpertPage
 from embodied_ai.bridge.schemas.hardware import EmergencyStopResult, GraspResult, Sensors, ServoMoved
 from embodied_ai.bridge.schemas.inference import BatchResults, Generated, StreamToken
@@ -44,8 +48,11 @@ from embodied_ai.bridge.schemas.jobs import JobData, JobList, LogHistory, LogLin
 from embodied_ai.bridge.schemas.models import ModelCatalog, ModelData, ModelLoaded, ModelMetrics, ModelPerformance
 from embodied_ai.bridge.schemas.monitoring import Health, Metrics, MetricsHistory
 from embodied_ai.bridge.schemas.multimodal import Detections, MultimodalResult, Transcription
+from embodied_ai.bridge.schemas.nlp import SummaryMethod, SummaryResult, TextAnalysisResult
+from embodied_ai.bridge.schemas.ops import OpsStatus
 from embodied_ai.bridge.schemas.rl_training import Reconciled, TaskCancelled, TaskCreated, TaskStatus
 from embodied_ai.bridge.schemas.router import Routed, RouterStats
+from embodied_ai.bridge.schemas.system_health import ComprehensiveHealth
 from embodied_ai.bridge.schemas.training import TrainingJob, TrainingStatus, TrainingStopped
 from embodied_ai.bridge.schemas.webhooks import DeliveryData, DeliveryList, WebhookData, WebhookList
 from embodied_ai.sdk.errors import ApiError
@@ -91,6 +98,8 @@ class Client:
         self._max_retries, self._max_retry_wait_s = max_retries, max_retry_wait_s
         self.experts = Experts(self)
         self.inference = Inference(self)
+        self.llm = Llm(self)   # seed 002's /v1/ai/llm
+        self.nlp = Nlp(self)   # seed 002's /v1/ai/nlp
         self.router = Router(self)
         self.datasets = Datasets(self)
         self.training = Training(self)
@@ -104,6 +113,7 @@ class Client:
         self.webhooks = Webhooks(self)
         self.ops = Operations(self)
         self.models = Models(self)
+        self.auth = Auth(self)
 
     def __enter__(self) -> Client:
         return self
@@ -222,6 +232,27 @@ class Inference(_Resource):
                                     json={"requests": requests, "max_tokens": max_tokens})
 
 
+class Llm(_Resource):
+    """Seed 002's LLM service: the experts (``model`` an expert's name, or ``auto``: the router chooses)."""
+
+    def generate(self, prompt: str, model: str = "auto", max_tokens: int | None = None, temperature: float = 0.0,
+                 system: str = "", **parameters: Any) -> LlmGenerated:
+        """``parameters``: seed 002's ``top_p``, ``stop`` (and penalties, only 0)."""
+        body = {"prompt": prompt, "model": model, "max_tokens": max_tokens, "temperature": temperature,
+                "system": system, "parameters": parameters}
+        return self._client.request("POST", "/v1/ai/llm/generate", LlmGenerated, json=body)
+
+    def chat(self, messages: list[dict[str, str]], model: str = "auto", max_tokens: int | None = None,
+             temperature: float = 0.0, top_p: float | None = None, stop: list[str] | None = None) -> LlmChatReply:
+        """``messages``: ``[{"role": "system" | "user" | "assistant", "content": ...}]``."""
+        body = {"messages": messages, "model": model, "max_tokens": max_tokens, "temperature": temperature,
+                "top_p": top_p, "stop": stop or []}
+        return self._client.request("POST", "/v1/ai/llm/chat", LlmChatReply, json=body)
+
+    def models(self) -> LlmModels:
+        return self._client.request("GET", "/v1/ai/llm/models", LlmModels)
+
+
 class Router(_Resource):
     def stats(self) -> RouterStats:
         return self._client.request("GET", "/v1/router/stats", RouterStats)
@@ -291,6 +322,24 @@ class Vision(_Resource):
     def detect(self, image: FileInput) -> Detections:
         return self._client.request("POST", "/v1/vision/detect", Detections, files={"image": _file(image, "image")})
 
+    def analyze(self, image: FileInput | None = None, analysis_type: list[str] | None = None,
+                camera: str | None = None) -> VisionAnalysis:
+        """Seed 002's ``/v1/ai/vision/analyze`` on an image file or bytes, or on ``camera``'s latest frame.
+        ``analysis_type``: any of object_detection, scene_analysis, text_extraction (None: object_detection)."""
+        form: dict[str, Any] = {"camera": camera} if camera else {}
+        if analysis_type is not None:
+            form["analysis_type"] = analysis_type
+        return self._client.request("POST", "/v1/ai/vision/analyze", VisionAnalysis, data=form,
+                                    files={"image": _file(image, "image")} if image is not None else None)
+
+    def classify(self, image: FileInput | None = None, top_k: int = 5, camera: str | None = None,
+                 model: str | None = None) -> VisionClassification:
+        """Seed 002's ``/v1/ai/vision/classify``: the ``top_k`` (1..100) most probable ImageNet classes."""
+        form: dict[str, Any] = {"top_k": top_k, **({"camera": camera} if camera else {}),
+                                **({"model": model} if model else {})}
+        return self._client.request("POST", "/v1/ai/vision/classify", VisionClassification, data=form,
+                                    files={"image": _file(image, "image")} if image is not None else None)
+
 
 class Audio(_Resource):
     def transcribe(self, audio: FileInput, language: str = "") -> Transcription:
@@ -349,6 +398,10 @@ class Monitoring(_Resource):
 
     def health(self) -> Health:
         return self._client.health()
+
+    def comprehensive(self) -> ComprehensiveHealth:
+        """Seed 002's detailed health: the machine, the jobs node's database, the model files, the components."""
+        return self._client.request("GET", "/v1/health/comprehensive", ComprehensiveHealth)
 
 
 class Jobs(_Resource):
@@ -435,6 +488,10 @@ class Operations(_Resource):
         return self._client.request("GET", "/v1/ops/logs", dict[str, Any],
                                     params={k: v for k, v in params.items() if v is not None})
 
+    def status(self) -> OpsStatus:
+        """Seed 002's system status: health, uptime, jobs, resource use and alerts."""
+        return self._client.request("GET", "/v1/ops/status", OpsStatus)
+
 
 class Models(_Resource):
     """The model registry (seeds 004, 002 and 001): trained versions, their exports, loading them to serve."""
@@ -509,6 +566,11 @@ class Models(_Resource):
         body = {"replicas": replicas, "strategy": strategy, **options}
         return self._client.request("POST", f"/v1/models/{model}/deploy", DeployAccepted, json=body)
 
+    def undeploy(self, model: str, robots: builtins.list[str] | None = None) -> Undeployed:
+        """Stop a policy on the robots that run it (or on ``robots``)."""
+        body = {"robots": robots} if robots else {}
+        return self._client.request("POST", f"/v1/models/{model}/undeploy", Undeployed, json=body)
+
     def deployment(self, deployment_id: str | int) -> DeploymentRecord:
         """A deployment's status and each robot's."""
         return self._client.request("GET", f"/v1/deployments/{deployment_id}", DeploymentRecord)
@@ -523,6 +585,59 @@ class Models(_Resource):
                 return self.deployment(deployment_id)
             time.sleep(poll_s)
 
+
+class Auth(_Resource):
+    """Access control: a user's login or an API key's client-credentials grant; the access token
+    it gives is then sent on every request of this client (``Authorization: Bearer``)."""
+
+    refresh_token: str | None = None
+
+    def _use(self, token: AccessToken) -> AccessToken:
+        self._client._http.headers["Authorization"] = f"Bearer {token.access_token}"
+        if token.refresh_token is not None:
+            self.refresh_token = token.refresh_token
+        return token
+
+    def login(self, username: str, password: str) -> AccessToken:
+        return self._use(self._client.request("POST", "/v1/auth/login", AccessToken,
+                                              json={"username": username, "password": password}))
+
+    def refresh(self, refresh_token: str | None = None) -> AccessToken:
+        """A new access token for the stored (or given) refresh token, which is then spent."""
+        body = {"refresh_token": refresh_token or self.refresh_token}
+        return self._use(self._client.request("POST", "/v1/auth/refresh", AccessToken, json=body))
+
+    def logout(self) -> LoggedOut:
+        """Revoke the stored refresh token and stop sending the access token."""
+        refresh_token, self.refresh_token = self.refresh_token, None
+        self._client._http.headers.pop("Authorization", None)
+        if refresh_token is None:  # a key's token: nothing to revoke
+            return LoggedOut(revoked=False)
+        return self._client.request("POST", "/v1/auth/logout", LoggedOut, json={"refresh_token": refresh_token})
+
+    def client_credentials(self, client_id: str | int, client_secret: str) -> AccessToken:
+        """OAuth 2.0's grant (seed 000): an API key (``client_secret``, its id or name as ``client_id``)."""
+        form = {"grant_type": "client_credentials", "client_id": str(client_id), "client_secret": client_secret}
+        return self._use(self._client.request("POST", "/oauth/token", AccessToken, data=form))
+
+
+
+class Nlp(_Resource):
+    """Seed 002's NLP service: text analyses and summaries (lengths in words)."""
+
+    def analyze(self, text: str, analysis_types: list[str] | None = None, language: str = "auto",
+                max_keywords: int = 10) -> TextAnalysisResult:
+        """``analysis_types``: any of sentiment, entities, keywords, language (None: all)."""
+        body: dict[str, Any] = {"text": text, "language": language, "max_keywords": max_keywords}
+        if analysis_types is not None:
+            body["analysis_types"] = analysis_types
+        return self._client.request("POST", "/v1/ai/nlp/analyze", TextAnalysisResult, json=body)
+
+    def summarize(self, text: str, max_length: int = 100, min_length: int = 30, method: SummaryMethod = "extractive",
+                  model: str = "auto") -> SummaryResult:
+        """``method``: ``extractive`` (the text's own sentences) or ``expert`` (``model``: an expert or ``auto``)."""
+        body = {"text": text, "max_length": max_length, "min_length": min_length, "method": method, "model": model}
+        return self._client.request("POST", "/v1/ai/nlp/summarize", SummaryResult, json=body)
 
 def _attachment_name(response: httpx.Response, fallback: str) -> str:
     """The file name the server's Content-Disposition gives (its last component only), else ``fallback``."""
