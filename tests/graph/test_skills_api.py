@@ -99,6 +99,9 @@ def test_a_policy_deploys_rolling_to_two_robots_and_rolls_back_when_its_check_fa
         commands = client.collect(JointState, f"{prefix}/joint_commands", 10.0, qos=COMMANDS,
                                   until=lambda ms: len(ms) >= 3)
         assert len(commands) >= 3 and all(list(m.name) == ["head_pan"] for _, m in commands), prefix
+    # Each commanded tick is a served request of the model, as an expert's generation is.
+    client.wait_until(lambda: http.get(f"/v1/models/{model_id}/performance").json()["data"]
+                      ["performance_metrics"]["requests_total"] > 0, 10, "the policy's ticks in the model's figures")
 
     try:
         rolled_back_deployment(http, client, model_id)

@@ -12,7 +12,9 @@
   publishes  joint_commands (sensor_msgs/JointState positions): the servo controller's streamed-command
              path, so every limit, its watchdog and the e-stop apply to what the policy commands
 
-A tick with joint states older than ``stale_after_s`` or no target yet sends nothing. The node is
+A tick with joint states older than ``stale_after_s`` or no target yet sends nothing; each tick
+that commands is recorded as a served request of the model (its latency: the policy's compute),
+for ``GET /v1/models/{id}/metrics`` and ``/performance``. The node is
 wiring: the policy's run is embodied_ai.skills.policy_runtime.PolicyRuntime.
 Parameters: embodied_ai.skills.node_config.PolicyNodeConfig (``ros2 param describe``).
 """
@@ -35,6 +37,7 @@ from embodied_ros.kit.spin import Component, run_standalone
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 DATABASE = "operations.sqlite"
+FLUSH_S = 1.0
 
 
 class PolicyNode(LifecycleNode):
@@ -46,13 +49,15 @@ class PolicyNode(LifecycleNode):
         self._subscriptions: list[Any] = []
         self._commands: Any = None
         self._timer: Any = None
+        self._flusher: Any = None
+        self._served: Any = None
         self._joints: tuple[dict[str, float], dict[str, float], float] | None = None   # positions, velocities, when
         self._target: np.ndarray | None = None
         self._last_reason = ""
 
     # -- lifecycle ----------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        from embodied_ai.model_registry import ModelRegistry
+        from embodied_ai.model_registry import ModelRegistry, PerformanceLog
         from embodied_ai.skills.policy_runtime import PolicyRuntime
 
         self.config = read_parameters(self, PolicyNodeConfig)   # a deployment sets model_id before configuring
@@ -67,7 +72,7 @@ class PolicyNode(LifecycleNode):
             self.get_logger().error(f"policy {self.config.model_id} cannot run here: {exc} "
                                     f"{'; '.join(getattr(exc, 'problems', []))}")
             return FAILURE
-        self._registry = registry
+        self._registry, self._served = registry, PerformanceLog(self.config.resolved_state_dir() / DATABASE)
         self._subscriptions = [
             self.create_subscription(JointState, "joint_states", self._on_joint_states, SENSOR_DATA),
             self.create_subscription(PointStamped, self.config.target_topic, self._on_target, STATE)]
@@ -78,6 +83,9 @@ class PolicyNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._timer = self.create_timer(self._runtime.period_s, self._tick)
+        # Each commanded tick is one served request of the model (GET /v1/models/{id}/metrics), written
+        # once a second.
+        self._flusher = self.create_timer(FLUSH_S, self._flush)
         self._registry.mark_loaded(self._runtime.model_id)
         self.get_logger().info(f"deployed: {self._runtime.model_id}")
         return SUCCESS
@@ -104,7 +112,9 @@ class PolicyNode(LifecycleNode):
             except EmbodiedError as exc:
                 self.get_logger().info(f"registry status left as it is: {exc}")
             self._timer.cancel()
-            self._timer = None
+            self._flusher.cancel()
+            self._timer = self._flusher = None
+            self._flush()
 
     def release(self) -> None:
         """Stop commanding and free the policy (ONNX Runtime's session too, before the process ends)."""
@@ -112,13 +122,20 @@ class PolicyNode(LifecycleNode):
         self._runtime = None
         if self._registry is not None:
             self._registry.close()
-            self._registry = None
+            self._served.close()
+            self._registry = self._served = None
         if self.context.ok():   # at a SIGINT the context is already down: the node's destruction frees these
             for subscription in self._subscriptions:
                 self.destroy_subscription(subscription)
             if self._commands is not None:
                 self.destroy_publisher(self._commands)
         self._subscriptions, self._commands = [], None
+
+    def _flush(self) -> None:
+        try:
+            self._served.flush()
+        except Exception as exc:   # a locked database: the rows wait for the next flush
+            self.get_logger().warning(f"could not write the serving figures: {exc}")
 
     # -- inputs and the control tick -----------------------------------------------------
     def _on_joint_states(self, msg: JointState) -> None:
@@ -130,6 +147,7 @@ class PolicyNode(LifecycleNode):
 
     def _tick(self) -> None:
         positions, velocities, seen = self._joints or (None, None, float("-inf"))
+        started = time.perf_counter()
         decided = self._runtime.tick(positions, velocities, self._target, time.monotonic() - seen,
                                      self.config.stale_after_s)
         if decided.targets is None:
@@ -138,6 +156,7 @@ class PolicyNode(LifecycleNode):
             self._last_reason = decided.reason
             return
         self._last_reason = ""
+        self._served.record(self._runtime.model_id, (time.perf_counter() - started) * 1000.0, True)
         command = JointState(name=list(decided.targets), position=list(decided.targets.values()))
         command.header.stamp = self.get_clock().now().to_msg()
         self._commands.publish(command)
