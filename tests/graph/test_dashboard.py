@@ -6,8 +6,6 @@ back and checked, not only the DOM."""
 from __future__ import annotations
 
 import io
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 
@@ -16,34 +14,16 @@ from embodied_interfaces.msg import HardwareState
 from PIL import Image, ImageStat
 from std_srvs.srv import Trigger
 
+from tests.browser import headless_chromium
 from tests.graph.bridge_helpers import base_url as base_url_fixture  # noqa: F401 (a fixture)
 from tests.graph.bridge_helpers import has_action
 from tests.graph.bridge_helpers import http as http_fixture  # noqa: F401 (a fixture)
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--window-size=1400,1000"]
-
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    assert shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER), \
-        "apt-get install chromium chromium-driver (scripts/setup.sh does it when run as root)"
-    profile = tempfile.mkdtemp(prefix="dashboard-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (*FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
+    with headless_chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,6 @@ right one puts the user's access token where an API key goes, and the jobs list 
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,31 +11,14 @@ from pathlib import Path
 import pytest
 
 from embodied_ai.bridge.users import UserStore
+from tests.browser import headless_chromium
 from tests.unit.bridge.served import served_bridge
-
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--window-size=1400,1000"]
 
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    assert shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER), \
-        "apt-get install chromium chromium-driver (scripts/setup.sh does it when run as root)"
-    profile = tempfile.mkdtemp(prefix="dashboard-sign-in-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (*FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
+    with headless_chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
