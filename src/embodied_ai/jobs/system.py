@@ -16,6 +16,8 @@ without a graph. Job kinds:
     rl_training       a robot skill's policy (q_learning, dqn, ppo) trained in the simulator,
                       exported to ONNX with its contract and registered (embodied_ai.skills)
     rl_reconcile      a registered policy measured on fresh, perturbed episodes
+    batch_processing  seed 002's batch jobs: NLP, vision or the experts over a dataset or a folder of the
+                      datasets directory, one result line per item (embodied_ai.services.batch_jobs)
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ class JobSystem:
         from embodied_ai.ops_logs.buffer import LogBuffer
         from embodied_ai.pipelines import PIPELINE_JOB, PipelineServices, pipeline_job_kind
         from embodied_ai.pipelines.model_services import ModelBackends, model_services
+        from embodied_ai.services.batch_jobs import BATCH_PROCESSING_JOB, BatchProcessing
         from embodied_ai.skills.jobs import kinds as skill_kinds
         from embodied_ai.webhooks import DEFAULT_ALLOWED_HOSTS, Dispatcher, UrlPolicy, WebhookStore
         from embodied_ai.webhooks.events import job_announcer, model_announcer
@@ -116,6 +119,10 @@ class JobSystem:
         kinds: dict[str, JobKind] = {TRAINING_JOB: training.kind(), PIPELINE_JOB: pipeline_job_kind(services),
                                      BATCH_INFERENCE_JOB: batch.kind(),
                                      **skill_kinds(config.work_root(), models, fleet)}
+        kinds[BATCH_PROCESSING_JOB] = BatchProcessing(
+            config.work_root(), config.datasets_dir(), lambda dataset_id: (
+                dataset_store.file(dataset_id), dataset_store.get(dataset_id).analysis.get("text_column")),
+            generate or _no_generation).kind()
         runner = JobRunner(store, kinds, workers=config.workers, poll_s=config.poll_s)
         policy = UrlPolicy(config.allowed_hosts() or DEFAULT_ALLOWED_HOSTS)
         webhook_store = WebhookStore(config.database(), policy)

@@ -29,7 +29,8 @@ def test_open_start_and_close_on_one_state_directory(tmp_path: Path) -> None:
 
     system = JobSystem.open(JobsNodeConfig(state_dir=str(state), poll_s=0.1), base=never_built)
     try:
-        assert set(system.runner.kinds) == {"training", "pipeline", "batch_inference", "rl_training", "rl_reconcile"}
+        assert set(system.runner.kinds) == {"training", "pipeline", "batch_inference", "batch_processing", "rl_training",
+                                            "rl_reconcile", "policy_deployment", "policy_undeployment"}
         assert system.start() == []
         assert system.experts.get("math").status == "initializing"   # released: it has no version
         dataset = system.datasets.add(b'{"prompt": "1 + 1", "completion": "2"}\n', "sums.jsonl", expert="math")
