@@ -24,7 +24,7 @@ def served_bridge(state_dir: Path) -> Iterator[str]:
     jobs = LocalJobs(state_dir)
     app = create_app(FakeGraph(jobs, jobs.webhooks, jobs.operations).ports(), BridgeSettings(state_dir=state_dir))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)   # TCP_NODELAY, as the node
     sock.bind(("127.0.0.1", 0))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
