@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 from pathlib import Path
@@ -25,7 +26,19 @@ def _up(args: argparse.Namespace) -> int:
             print(f"[launcher] ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']} "
                   f"ROS_AUTOMATIC_DISCOVERY_RANGE={env.get('ROS_AUTOMATIC_DISCOVERY_RANGE', '(unset)')} "
                   f"processes: {', '.join(s.name for s in specs)}", flush=True)
-            return Supervisor(specs, env, config.restart).run()
+            supervisor = Supervisor(specs, env, config.restart)
+            with contextlib.ExitStack() as launcher_node:
+
+                def start_launcher_node() -> None:
+                    """The launcher's ROS node (the graph's services: start, stop, restart), once all run."""
+                    try:
+                        from embodied_ros.launcher_node import LauncherRos
+                    except ImportError as exc:   # embodied_interfaces not built with ListServices yet
+                        print(f"[launcher] no launcher node, services cannot be controlled: {exc}", flush=True)
+                        return
+                    launcher_node.callback(LauncherRos(supervisor, env).close)
+
+                return supervisor.run(on_started=start_launcher_node)
     except ValueError as exc:
         print(f"embodied up: {exc}", file=sys.stderr)
         return 2

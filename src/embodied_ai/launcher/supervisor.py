@@ -3,6 +3,11 @@ exponential back-off, and stop everything in order on SIGINT/SIGTERM.
 
 Like ros2 launch: output lines are prefixed with the node name, a node's exit is logged with
 its code, ``respawn`` nodes come back after a delay that doubles on each quick crash.
+
+A process can also be stopped, started and restarted by name while the graph runs (the launcher
+node's services, ``embodied_ros.launcher_node``): a node's name stands for the process hosting it,
+so the nodes sharing a container process go down and up together; a stopped process is not
+respawned until it is started again. ``status()`` lists every node with its process's state.
 """
 
 from __future__ import annotations
@@ -14,9 +19,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Literal, TextIO
 
+from embodied_ai.errors import Conflict, NotFound
 from embodied_ai.launcher.config import RestartPolicy
+
+ProcessStatus = Literal["running", "stopped", "restarting"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,25 @@ class _Managed:
     backoff: float = 0.0
     restarts: int = 0
     readers: list[threading.Thread] = field(default_factory=list)
+    held: bool = False          # stopped by request: not respawned until started again
+    restarting: bool = False    # a requested restart is stopping the process
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        return tuple(self.spec.nodes) or (self.spec.name,)
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """One node as the supervisor sees its process."""
+
+    name: str                   # the node
+    process: str
+    nodes: tuple[str, ...]      # every node of the process (stopped and started together)
+    status: ProcessStatus       # "restarting": a requested restart, or a crash waiting out its back-off
+    pid: int | None
+    restarts: int               # respawns after crashes and requested restarts
+    uptime_s: float | None
 
 
 class Supervisor:
@@ -54,20 +81,94 @@ class Supervisor:
         self._output_lock = threading.Lock()
         self._clock = clock
         self._stopping = threading.Event()
+        # poll() runs in the supervising loop, process control in the launcher node's threads.
+        self._lock = threading.RLock()
 
     # -- public -------------------------------------------------------------------------
     def start(self) -> None:
-        for managed in self._managed.values():
-            self._spawn(managed)
+        with self._lock:
+            for managed in self._managed.values():
+                self._spawn(managed)
 
     def pids(self) -> dict[str, int | None]:
         return {name: m.popen.pid if m.popen and m.popen.poll() is None else None for name, m in self._managed.items()}
+
+    def status(self) -> list[ServiceState]:
+        """Every node, in the order of the processes, with its process's state."""
+        with self._lock:
+            now = self._clock()
+            states = []
+            for managed in self._managed.values():
+                running = managed.popen is not None and managed.popen.poll() is None
+                status: ProcessStatus = ("restarting" if managed.restarting or managed.restart_at is not None
+                                         else "running" if running else "stopped")
+                pid = managed.popen.pid if running and managed.popen else None
+                uptime = now - managed.started_at if running else None
+                states += [ServiceState(node, managed.spec.name, managed.nodes, status, pid, managed.restarts, uptime)
+                           for node in managed.nodes]
+            return states
+
+    def service(self, name: str) -> ServiceState:
+        """The state of node ``name`` (a process's name: its first node); NotFound for neither."""
+        process = self._find(name).spec.name
+        states = [s for s in self.status() if s.process == process]
+        return next((s for s in states if s.name == name), states[0])
+
+    def start_process(self, name: str) -> tuple[str, ...]:
+        """Start the process of node (or process) ``name`` unless it runs; it is respawned again after crashes.
+        Returns the nodes it hosts."""
+        with self._lock:
+            managed = self._find(name)
+            if self._stopping.is_set():
+                raise Conflict("the launcher is stopping")
+            managed.held, managed.restart_at = False, None
+            if managed.popen is None or managed.popen.poll() is not None:
+                self._reap(managed)
+                managed.backoff = self._policy.initial_backoff_s
+                self._spawn(managed)
+            return managed.nodes
+
+    def stop_process(self, name: str, force: bool = False, timeout: float = 10.0) -> tuple[str, ...]:
+        """Stop the process of node (or process) ``name`` as stop() does (SIGKILL at once with ``force``) and
+        keep it stopped until start_process. Returns the nodes it hosted."""
+        with self._lock:
+            managed = self._find(name)
+            managed.held, managed.restart_at = True, None
+            popen = managed.popen
+        if popen is not None:
+            self._terminate([(managed, popen)], timeout, force)
+        with self._lock:
+            self._reap(managed)
+        return managed.nodes
+
+    def restart_process(self, name: str, force: bool = False, timeout: float = 10.0) -> tuple[str, ...]:
+        """Stop (as stop_process) and start again the process of ``name``; counts as a restart."""
+        with self._lock:
+            managed = self._find(name)
+            if self._stopping.is_set():
+                raise Conflict("the launcher is stopping")
+            managed.restarting = True
+        try:
+            self.stop_process(name, force, timeout)
+        finally:
+            with self._lock:
+                managed.restarting = False
+        with self._lock:
+            if self._stopping.is_set():
+                raise Conflict("the launcher is stopping")
+            managed.restarts += 1
+            self._log(managed.spec.name, "restarting on request")
+            return self.start_process(name)
 
     def restarts(self) -> dict[str, int]:
         return {name: m.restarts for name, m in self._managed.items()}
 
     def poll(self) -> None:
         """Notice exits and perform due restarts; call periodically."""
+        with self._lock:
+            self._poll()
+
+    def _poll(self) -> None:
         now = self._clock()
         for managed in self._managed.values():
             popen = managed.popen
@@ -76,7 +177,7 @@ class Supervisor:
                 managed.popen = None
                 uptime = now - managed.started_at
                 self._log(managed.spec.name, f"process exited with code {code} after {uptime:.1f} s")
-                if managed.spec.respawn and not self._stopping.is_set():
+                if managed.spec.respawn and not self._stopping.is_set() and not managed.held:
                     if uptime >= self._policy.stable_after_s:
                         managed.backoff = self._policy.initial_backoff_s
                     managed.restart_at = now + managed.backoff
@@ -90,11 +191,14 @@ class Supervisor:
     def request_stop(self) -> None:
         self._stopping.set()
 
-    def run(self, poll_interval: float = 0.1) -> int:
-        """Start, supervise until SIGINT/SIGTERM (or request_stop), then stop; returns 0."""
+    def run(self, poll_interval: float = 0.1, on_started: Callable[[], None] | None = None) -> int:
+        """Start, call ``on_started`` (the launcher node), supervise until SIGINT/SIGTERM (or request_stop),
+        then stop; returns 0."""
         previous = {sig: signal.signal(sig, lambda *_: self.request_stop()) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             self.start()
+            if on_started is not None:
+                on_started()
             while not self._stopping.wait(poll_interval):
                 self.poll()
         finally:
@@ -106,8 +210,37 @@ class Supervisor:
     def stop(self, timeout: float = 10.0) -> None:
         """SIGINT every node (ROS nodes shut down cleanly on it), then SIGTERM, then SIGKILL."""
         self._stopping.set()
-        running = [(m, m.popen) for m in self._managed.values() if m.popen is not None and m.popen.poll() is None]
-        for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):
+        with self._lock:
+            running = [(m, m.popen) for m in self._managed.values() if m.popen is not None and m.popen.poll() is None]
+        self._terminate(running, timeout)
+        for managed in self._managed.values():
+            if managed.popen is not None:
+                self._log(managed.spec.name, f"stopped (code {managed.popen.returncode})")
+            for reader in managed.readers:
+                reader.join(timeout=1.0)
+
+    # -- internals ----------------------------------------------------------------------
+    def _find(self, name: str) -> _Managed:
+        managed = self._managed.get(name) or next((m for m in self._managed.values() if name in m.spec.nodes), None)
+        if managed is None:
+            raise NotFound(f"no service '{name}': the launcher runs {', '.join(self._names())}")
+        return managed
+
+    def _names(self) -> list[str]:
+        return [node for m in self._managed.values() for node in m.nodes]
+
+    def _reap(self, managed: _Managed) -> None:
+        """Log the exit of a process that has ended, under the lock (poll() may have done it already)."""
+        if managed.popen is not None and managed.popen.poll() is not None:
+            self._log(managed.spec.name, f"stopped (code {managed.popen.returncode})")
+            managed.popen = None
+
+    def _terminate(self, running: list[tuple[_Managed, subprocess.Popen[bytes]]], timeout: float,
+                   force: bool = False) -> None:
+        """SIGINT (ROS nodes shut down cleanly on it), then SIGTERM, then SIGKILL; only SIGKILL with ``force``."""
+        steps = ((signal.SIGKILL, 3.0),) if force else ((signal.SIGINT, timeout), (signal.SIGTERM, 3.0),
+                                                        (signal.SIGKILL, 3.0))
+        for sig, wait in steps:
             running = [(m, popen) for m, popen in running if popen.poll() is None]
             if not running:
                 break
@@ -120,13 +253,7 @@ class Supervisor:
                     popen.wait(max(0.0, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     pass
-        for managed in self._managed.values():
-            if managed.popen is not None:
-                self._log(managed.spec.name, f"stopped (code {managed.popen.returncode})")
-            for reader in managed.readers:
-                reader.join(timeout=1.0)
 
-    # -- internals ----------------------------------------------------------------------
     def _spawn(self, managed: _Managed) -> None:
         # Own session: a terminal's Ctrl-C reaches only the launcher, which stops nodes in order.
         popen = subprocess.Popen(

@@ -49,7 +49,7 @@ from embodied_ai.bridge.schemas.models import ModelCatalog, ModelData, ModelLoad
 from embodied_ai.bridge.schemas.monitoring import Health, Metrics, MetricsHistory
 from embodied_ai.bridge.schemas.multimodal import Detections, MultimodalResult, Transcription
 from embodied_ai.bridge.schemas.nlp import SummaryMethod, SummaryResult, TextAnalysisResult
-from embodied_ai.bridge.schemas.ops import OpsStatus
+from embodied_ai.bridge.schemas.ops import OpsService, OpsStatus, ServiceControlled
 from embodied_ai.bridge.schemas.rl_training import Reconciled, TaskCancelled, TaskCreated, TaskStatus
 from embodied_ai.bridge.schemas.router import Routed, RouterStats
 from embodied_ai.bridge.schemas.system_health import ComprehensiveHealth
@@ -491,6 +491,30 @@ class Operations(_Resource):
     def status(self) -> OpsStatus:
         """Seed 002's system status: health, uptime, jobs, resource use and alerts."""
         return self._client.request("GET", "/v1/ops/status", OpsStatus)
+
+    def services(self) -> list[OpsService]:
+        """Seed 002's services: each node of the graph, its process's state and its health."""
+        return self._client.request("GET", "/v1/ops/services", list[OpsService])
+
+    def start(self, name: str, wait_for_health: bool = True, timeout_s: float = 60.0) -> ServiceControlled:
+        """Start the process of node ``name`` (every node it hosts); with ``wait_for_health``, answered once they
+        are healthy or after ``timeout_s`` (``healthy`` says which)."""
+        return self._control(name, "start", wait_for_health, False, timeout_s)
+
+    def stop(self, name: str, wait_for_health: bool = True, force: bool = False) -> ServiceControlled:
+        """Stop the process of node ``name`` until started again (``force``: SIGKILL at once); 409 for the
+        servo controller while the robot moves. ``wait_for_health`` has nothing to wait for here."""
+        return self._control(name, "stop", wait_for_health, force, 60.0)
+
+    def restart(self, name: str, wait_for_health: bool = True, force: bool = False,
+                timeout_s: float = 60.0) -> ServiceControlled:
+        """Stop and start the process of node ``name``, as stop() then start()."""
+        return self._control(name, "restart", wait_for_health, force, timeout_s)
+
+    def _control(self, name: str, action: str, wait_for_health: bool, force: bool,
+                 timeout_s: float) -> ServiceControlled:
+        return self._client.request("POST", f"/v1/ops/services/{name}/{action}", ServiceControlled,
+                                    json={"force": force, "wait_for_health": wait_for_health, "timeout_s": timeout_s})
 
 
 class Models(_Resource):

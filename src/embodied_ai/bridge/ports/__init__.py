@@ -10,7 +10,7 @@ sit on another transport.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from embodied_ai.bridge.ports.common import GraphStatus
 from embodied_ai.bridge.ports.datasets import DatasetsPort
@@ -21,6 +21,7 @@ from embodied_ai.bridge.ports.jobs import JobsPort
 from embodied_ai.bridge.ports.media import MediaPort
 from embodied_ai.bridge.ports.models import ModelsPort
 from embodied_ai.bridge.ports.operations import OperationsPort
+from embodied_ai.bridge.ports.services import NoLauncher, ServicesPort
 from embodied_ai.bridge.ports.webhooks import WebhooksPort
 
 
@@ -38,3 +39,4 @@ class Ports:
     datasets: DatasetsPort  # the dataset registry (served by the jobs node)
     models: ModelsPort  # the model registry: versions, exports, loading (served by the jobs node)
     status: GraphStatus  # components and events
+    services: ServicesPort = field(default_factory=NoLauncher)  # each node's process: start, stop (the launcher)

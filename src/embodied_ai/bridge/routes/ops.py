@@ -3,16 +3,21 @@ what needs an operator (``bridge.alerts``).
 
 Built from what the other routes read: ``GET /v1/health``'s components (``routes.monitoring``), the bridge's
 CPU sampler (``GET /v1/metrics``), the jobs port's own filters (as ``GET /v1/jobs``) and the hardware port's
-latest state (as ``GET /v1/hardware/sensors``). Service control (``ops/services``) is not here."""
+latest state (as ``GET /v1/hardware/sensors``).
+
+Seed 002's ``ops/services``: each node of the graph as a service, its process's state from the launcher's node
+(the services port) and its health from the components of ``GET /v1/health`` it serves; a start, stop or restart
+is the launcher's to do, and the answer waits (``wait_for_health``) until the nodes it started are healthy. The
+bridge refuses to stop or restart its own process: nothing could start it again through this API."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Body, Depends, Path, Request
 
 from embodied_ai.bridge.alerts import AlertLog, conditions
 from embodied_ai.bridge.errors import error_responses
@@ -20,15 +25,23 @@ from embodied_ai.bridge.metrics import BridgeMetrics
 from embodied_ai.bridge.ports.common import GraphStatus
 from embodied_ai.bridge.ports.hardware import HardwarePort, SensorSnapshot
 from embodied_ai.bridge.ports.jobs import JobsPort
+from embodied_ai.bridge.ports.services import ServicesPort, ServiceState
 from embodied_ai.bridge.resources import resource_use
 from embodied_ai.bridge.routes import deps
 from embodied_ai.bridge.routes.monitoring import ESSENTIAL, health_components, health_status
 from embodied_ai.bridge.schemas.common import Envelope, ok
-from embodied_ai.bridge.schemas.ops import OpsAlert, OpsStatus, ResourceUtilization
+from embodied_ai.bridge.schemas.ops import (
+    OpsAlert,
+    OpsService,
+    OpsStatus,
+    ResourceUtilization,
+    ServiceControlled,
+    ServiceControlRequest,
+)
 from embodied_ai.bridge.security import authorize
 from embodied_ai.bridge.settings import BridgeSettings
 from embodied_ai.database import MAX_PAGE
-from embodied_ai.errors import EmbodiedError, GraphUnavailable
+from embodied_ai.errors import Conflict, EmbodiedError, GraphUnavailable
 from embodied_ai.jobs.models import parse_time
 
 router = APIRouter(prefix=deps.API_PREFIX, tags=["operations"], dependencies=[Depends(authorize)],
@@ -47,6 +60,55 @@ def alert_log(request: Request) -> AlertLog:
 
 
 Alerts = Annotated[AlertLog, Depends(alert_log)]
+
+
+def services_port(request: Request) -> ServicesPort:
+    return deps.ports(request).services
+
+
+Services = Annotated[ServicesPort, Depends(services_port)]
+# Components of GET /v1/health named otherwise than the node that serves them (launch/robot.yaml); every
+# other component is named after its node.
+COMPONENT_NODES = {"speech_recognition": "asr", "speech_synthesis": "tts", "router": "experts"}
+BRIDGE_NODE = "rest_bridge"
+HEALTH_POLL_S = 0.25
+
+
+def served_components(node: str, components: dict[str, str]) -> dict[str, str]:
+    """The components of GET /v1/health that ``node`` serves, and their state."""
+    return {name: state for name, state in components.items() if COMPONENT_NODES.get(name, name) == node}
+
+
+def ops_service(state: ServiceState, components: dict[str, str]) -> OpsService:
+    """A service with its health: a running process whose components are not all ok yet is starting."""
+    served = served_components(state.name, components)
+    health = next((s for s in served.values() if s != "ok"), "ok") if served else None
+    status = "starting" if state.status == "running" and health not in (None, "ok") else state.status
+    return OpsService(name=state.name, process=state.process, nodes=list(state.nodes), status=status, pid=state.pid,
+                      restarts=state.restarts, uptime_seconds=state.uptime_s, health=health, components=served)
+
+
+async def service_list(services: ServicesPort, components: dict[str, str]) -> list[OpsService] | None:
+    """Every service, or None while the launcher's node does not answer."""
+    try:
+        return [ops_service(state, components) for state in await services.list_services()]
+    except EmbodiedError:
+        return None
+
+
+def unhealthy(nodes: tuple[str, ...], components: dict[str, str]) -> list[str]:
+    """'component: state' for each component of ``nodes`` that is not ok."""
+    return [f"{name}: {state}" for node in nodes for name, state in served_components(node, components).items()
+            if state != "ok"]
+
+
+async def wait_until_healthy(request: Request, graph: GraphStatus, nodes: tuple[str, ...],
+                             timeout_s: float) -> list[str]:
+    """Wait until every component of ``nodes`` is ok, at most ``timeout_s``; what is still not ok."""
+    deadline = time.monotonic() + timeout_s
+    while (problems := unhealthy(nodes, health_components(request, graph))) and time.monotonic() < deadline:
+        await asyncio.sleep(min(HEALTH_POLL_S, max(0.0, deadline - time.monotonic())))
+    return problems
 
 
 def uptime_text(seconds: float) -> str:
@@ -98,7 +160,7 @@ def latest_sensors(hardware: HardwarePort) -> SensorSnapshot | None:
 
 @router.get("/ops/status", summary="System status, uptime, jobs, resource use and alerts (seed 002)")
 async def ops_status(request: Request, graph: Status, jobs: Jobs, hardware: Hardware, metrics: Metrics,
-                     settings: Settings, alerts: Alerts) -> Envelope[OpsStatus]:
+                     settings: Settings, alerts: Alerts, services: Services) -> Envelope[OpsStatus]:
     components = health_components(request, graph)
     use = resource_use(metrics.system, settings.state_dir)
     counts = await job_counts(jobs)
@@ -107,10 +169,52 @@ async def ops_status(request: Request, graph: Status, jobs: Jobs, hardware: Hard
     if current and status == "healthy":
         status = "degraded"
     uptime_s = time.monotonic() - request.app.state.started_at
+    service_states = await service_list(services, components)
     active, queued, failed = counts if counts is not None else (None, None, None)
     return ok(OpsStatus(
         system_status=status, uptime=uptime_text(uptime_s), uptime_seconds=uptime_s, active_jobs=active,
         queued_jobs=queued, failed_jobs_24h=failed,
         resource_utilization=ResourceUtilization(cpu=use.cpu_percent, memory=use.memory_percent,
                                                  disk=use.disk_percent, gpu=None),
-        alerts=[OpsAlert(level=a.level, component=a.component, message=a.message, since=a.since) for a in current]))
+        alerts=[OpsAlert(level=a.level, component=a.component, message=a.message, since=a.since) for a in current],
+        services=service_states))
+
+
+@router.get("/ops/services", summary="Each node of the graph as a service: its process, state and health (seed 002)",
+            responses=error_responses(503, 504))
+async def ops_services(request: Request, graph: Status, services: Services) -> Envelope[list[OpsService]]:
+    components = health_components(request, graph)
+    return ok([ops_service(state, components) for state in await services.list_services()])
+
+
+@router.post("/ops/services/{name:path}/{action}", summary="Start, stop or restart a service (seed 002)",
+             responses=error_responses(400, 404, 409, 503, 504))
+async def control_service(
+    request: Request, graph: Status, services: Services,
+    name: Annotated[str, Path(max_length=200, description="a node (or its process): its whole process acts")],
+    action: Literal["start", "stop", "restart"],
+    body: Annotated[ServiceControlRequest | None, Body()] = None,
+) -> Envelope[ServiceControlled]:
+    body = body or ServiceControlRequest()
+    if action != "start":
+        target = next((s for s in await services.list_services() if name in (s.name, s.process)), None)
+        if target is not None and BRIDGE_NODE in target.nodes:
+            raise Conflict(f"{action} of '{name}' refused: it would stop the REST bridge that answers this request, "
+                           "and nothing could start it again through the API")
+    outcome = await services.control(name, action, body.force)
+    healthy: bool | None = None
+    if action == "stop":
+        message = (f"stopped {', '.join(outcome.affects)} (process {outcome.service.process}); "
+                   "not respawned until started")
+    else:
+        problems = (await wait_until_healthy(request, graph, outcome.affects, body.timeout_s) if body.wait_for_health
+                    else unhealthy(outcome.affects, health_components(request, graph)))
+        healthy = not problems
+        done = f"{action}ed {', '.join(outcome.affects)} (process {outcome.service.process}, pid {outcome.service.pid})"
+        message = (f"{done}; healthy" if healthy else
+                   f"{done}; not healthy after {body.timeout_s:g} s: {'; '.join(problems)}" if body.wait_for_health
+                   else f"{done}; not healthy yet: {'; '.join(problems)}")
+    latest = next((s for s in await services.list_services() if s.name == outcome.service.name), outcome.service)
+    details = ops_service(latest, health_components(request, graph))
+    return ok(ServiceControlled(service=name, action=action, status=details.status, message=message,
+                                affects=list(outcome.affects), healthy=healthy, details=details))

@@ -25,6 +25,7 @@ from embodied_ros.bridge.media import RosMedia
 from embodied_ros.bridge.models import RosModels
 from embodied_ros.bridge.operations import RosOperations
 from embodied_ros.bridge.plumbing import Events, Graph
+from embodied_ros.bridge.services import RosServices
 from embodied_ros.bridge.webhooks import RosWebhooks
 
 
@@ -59,4 +60,5 @@ def ros_ports(node: Node, cameras: list[str], timeouts: BridgeTimeouts) -> Ports
     return Ports(hardware=hardware, media=media, inference=inference, experts=experts, jobs=jobs,
                  webhooks=RosWebhooks(graph, timeouts), operations=RosOperations(graph, timeouts),
                  datasets=RosDatasets(graph, timeouts), models=models,
-                 status=RosStatus(events, (hardware, media, inference, jobs)))
+                 status=RosStatus(events, (hardware, media, inference, jobs)),
+                 services=RosServices(graph, timeouts))
