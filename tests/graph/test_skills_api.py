@@ -75,6 +75,7 @@ def test_a_policy_deploys_rolling_to_two_robots_and_rolls_back_when_its_check_fa
     then robot by robot, each robot's policy node configured and activated, its success check run
     through the graph; the policy then commands both robots through their servo controllers. A
     deployment whose check cannot pass fails on the first robot and is rolled back."""
+    from embodied_interfaces.msg import HardwareState
     from sensor_msgs.msg import JointState
     from std_srvs.srv import Trigger
 
@@ -88,6 +89,10 @@ def test_a_policy_deploys_rolling_to_two_robots_and_rolls_back_when_its_check_fa
     finally:
         assert client.call(Trigger, "/robot_2/reset_emergency_stop", Trigger.Request()).success
     assert http.get(f"/v1/models/{model_id}").json()["data"]["status"] == "trained"   # nothing moved
+    # The reset is seen in robot_2's hardware_state (what the jobs node judges health by) before deploying.
+    client.wait_until(lambda: not client.latest(HardwareState, "/robot_2/hardware_state").emergency_stop, 10,
+                      "robot_2's e-stop reset in its hardware_state")
+    time.sleep(0.5)
 
     record = deploy(http, model_id, {"replicas": 2, "strategy": "rolling",
                                      "check": {"trials": 1, "min_success_rate": 0.0, "timeout_s": 2.0}})
