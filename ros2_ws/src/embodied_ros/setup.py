@@ -50,6 +50,7 @@ setup(
             "experts = embodied_ros.experts:main",
             "jobs = embodied_ros.jobs:main",
             "policy = embodied_ros.policy:main",
+            "vision_services = embodied_ros.vision_services:main",
             "container = embodied_ros.container:main",
         ],
     },

@@ -14,6 +14,8 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from embodied_ai.bridge.ports import Ports
 from embodied_ai.bridge.ports.common import Detection, EventListener, GraphEvent
 from embodied_ai.bridge.ports.datasets import DatasetsPort
@@ -48,6 +50,8 @@ from embodied_ai.bridge.ports.models import ModelsPort
 from embodied_ai.bridge.ports.operations import OperationsPort
 from embodied_ai.bridge.ports.webhooks import WebhooksPort
 from embodied_ai.errors import EmbodiedError, ErrorCode, GraphUnavailable, SafetyViolation
+from embodied_ai.perception.classifier import ClassScore, shared_classifier
+from embodied_ai.perception.ocr import TextLine, read_text
 
 JOINT_LIMIT_RAD = 2.0
 CAMERAS = ("head_camera", "wrist_camera")
@@ -156,6 +160,16 @@ class FakeGraph:
     async def detect(self, image: bytes) -> DetectOutcome:
         self._enter("detect", len(image))
         return DetectOutcome(list(self.detections), 8.0)
+
+    async def classify(self, image_rgb: np.ndarray, top_k: int) -> list[ClassScore]:
+        """The real classifier, as the vision_services node runs it (BGR in)."""
+        self._enter("classify", (image_rgb.shape, top_k))
+        return shared_classifier().classify(np.ascontiguousarray(image_rgb[:, :, ::-1]), top_k)
+
+    async def read_text(self, image_rgb: np.ndarray, min_confidence: float) -> list[TextLine]:
+        """The real OCR, as the vision_services node runs it."""
+        self._enter("read_text", (image_rgb.shape, min_confidence))
+        return read_text(image_rgb, min_confidence)
 
     async def transcribe(self, audio: bytes, language: str) -> TranscribeOutcome:
         self._enter("transcribe", (len(audio), language))

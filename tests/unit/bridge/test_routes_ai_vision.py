@@ -57,7 +57,8 @@ def test_classify_names_the_cat_in_an_upload(client: TestClient, fake: FakeGraph
     assert predictions[0]["class"] in {"tabby", "tiger_cat", "egyptian_cat"} and predictions[0]["class_id"] in \
         {281, 282, 285}
     assert [p["confidence"] for p in predictions] == sorted((p["confidence"] for p in predictions), reverse=True)
-    assert found["processing_time"] > 0 and not fake.calls   # classification needs no node
+    assert found["processing_time"] > 0
+    assert fake.calls == [("classify", ((213, 320, 3), 3))]   # the vision_services node's, with the pixels
 
 
 def test_classify_reads_a_cameras_latest_frame(client: TestClient, fake: FakeGraph) -> None:
@@ -92,7 +93,8 @@ def test_analyze_detects_and_summarises_the_scene(client: TestClient, fake: Fake
     assert scene["layout"] == {"left": ["cup"], "centre": [], "right": []}
     assert 0.0 < scene["brightness"] < 1.0 and scene["lighting"] in {"dark", "dim", "bright"}
     assert len(scene["top_classes"]) == 3 and scene["top_classes"][0]["class_id"] in {281, 282, 285}
-    assert fake.calls == [("detect", len(photo))]
+    assert [call[0] for call in fake.calls] == ["detect", "classify"]   # the scene's top classes
+    assert fake.calls[0] == ("detect", len(photo))
 
 
 def test_analyze_takes_repeated_or_comma_separated_types_and_defaults_to_detection(client: TestClient) -> None:
@@ -166,7 +168,7 @@ def test_analyze_reads_the_text_of_a_sign_without_the_perception_node(client: Te
     for t in text:   # [x_min, y_min, x_max, y_max] inside the 360x200 sign
         assert 0 <= t["bbox"][0] < t["bbox"][2] <= 360 and 0 <= t["bbox"][1] < t["bbox"][3] <= 200
     assert text[0]["bbox"][3] <= text[-1]["bbox"][1]   # EXIT 42 above NO ENTRY
-    assert not fake.calls   # reading text needs no node
+    assert fake.calls == [("read_text", ((200, 360, 3), 0.5))]   # the vision_services node's OCR, not perception
 
 
 def test_analyze_in_seed_order_with_text_and_objects(client: TestClient, fake: FakeGraph) -> None:
@@ -175,4 +177,4 @@ def test_analyze_in_seed_order_with_text_and_objects(client: TestClient, fake: F
                               data={"analysis_type": ["text_extraction", "object_detection"]}))
     assert result["analysis_types"] == ["object_detection", "text_extraction"]
     assert result["analysis_results"]["text"] == [] and len(result["analysis_results"]["objects"]) == 1
-    assert fake.calls == [("detect", len(blank))]
+    assert fake.calls == [("detect", len(blank)), ("read_text", ((48, 64, 3), 0.5))]

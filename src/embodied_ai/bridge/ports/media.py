@@ -1,12 +1,16 @@
-"""The media port: perception's detect, speech recognition and synthesis, and the commander's
-command action (a text the robot carries out or answers)."""
+"""The media port: perception's detect, the vision services' classifier and OCR, speech recognition
+and synthesis, and the commander's command action (a text the robot carries out or answers)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 from embodied_ai.bridge.ports.common import Detection
+from embodied_ai.perception.classifier import ClassScore
+from embodied_ai.perception.ocr import TextLine
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,14 @@ class CommandOutcome:
 class MediaPort(Protocol):
     async def detect(self, image: bytes) -> DetectOutcome:
         """``image``: PNG or JPEG bytes."""
+        ...
+
+    async def classify(self, image_rgb: np.ndarray, top_k: int) -> list[ClassScore]:
+        """The ImageNet classes of an HxWx3 uint8 RGB image, most probable first (the vision_services node)."""
+        ...
+
+    async def read_text(self, image_rgb: np.ndarray, min_confidence: float) -> list[TextLine]:
+        """The lines of text in an RGB image, in reading order (the vision_services node's OCR)."""
         ...
 
     async def transcribe(self, audio: bytes, language: str) -> TranscribeOutcome:

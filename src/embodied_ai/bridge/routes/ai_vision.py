@@ -4,11 +4,12 @@ The image is an upload (PNG or JPEG, checked as ``POST /v1/vision/detect`` check
 that camera's latest frame as the bridge keeps it. ``object_detection`` goes to the perception node's detect
 service through the media port, as ``/v1/vision/detect`` does (503 when no perception node runs).
 
-For this first version the ImageNet classifier (``embodied_ai.perception.classifier``: EfficientNet-Lite0 on
-ONNX Runtime, built by models/classifier/build.py) and ``text_extraction``'s OCR (``embodied_ai.perception.ocr``:
-RapidOCR on ONNX Runtime) run in this bridge process, loaded on first use, in a worker thread
-(``run_in_threadpool``) so the event loop stays free; so do the image decoding and the scene summary. Only
-``object_detection`` and ``scene_analysis`` need the perception node."""
+The ImageNet classifier (``embodied_ai.perception.classifier``: EfficientNet-Lite0 on ONNX Runtime, built by
+models/classifier/build.py) and ``text_extraction``'s OCR (``embodied_ai.perception.ocr``: RapidOCR on ONNX
+Runtime) run on the perception side of the graph, in the ``vision_services`` node (services
+``classify_image``, ``read_text``), reached through the media port. The route decodes the image once (in a
+worker thread, as the scene summary runs) and sends the pixels.
+"""
 
 from __future__ import annotations
 
@@ -43,9 +44,8 @@ from embodied_ai.bridge.schemas.common import Envelope, ok
 from embodied_ai.bridge.security import authorize
 from embodied_ai.bridge.settings import BridgeSettings
 from embodied_ai.bridge.uploads import IMAGE_TYPES, read_upload
-from embodied_ai.perception.classifier import MAX_TOP_K, ClassScore, shared_classifier
-from embodied_ai.perception.ocr import read_text
-from embodied_ai.perception.runtime import ModelLoadError
+from embodied_ai.perception.classifier import MAX_TOP_K, ClassScore
+from embodied_ai.perception.ocr import DEFAULT_MIN_CONFIDENCE
 from embodied_ai.perception.scene_analysis import BoxedObject, summarize_scene
 
 router = APIRouter(prefix=f"{deps.API_PREFIX}/ai/vision", tags=["ai-vision"], dependencies=[Depends(authorize)],
@@ -135,23 +135,14 @@ def predictions(scores: list[ClassScore]) -> list[Prediction]:
             for s in scores]
 
 
-async def classify_rgb(rgb: np.ndarray, top_k: int) -> list[Prediction]:
-    """The classifier's ``top_k`` on a worker thread; 503 while its model is not built."""
-    def work() -> list[ClassScore]:
-        return shared_classifier().classify(np.ascontiguousarray(rgb[:, :, ::-1]), top_k)  # it takes BGR
-
-    try:
-        return predictions(await run_in_threadpool(work))
-    except ModelLoadError as exc:
-        raise ApiError(503, "the image classifier is not available", exc.message) from exc
+async def classify_rgb(media: MediaPort, rgb: np.ndarray, top_k: int) -> list[Prediction]:
+    """The classifier's ``top_k`` (the vision_services node's)."""
+    return predictions(await media.classify(rgb, top_k))
 
 
-async def extract_text(rgb: np.ndarray) -> list[TextRegion]:
-    """The lines of text in the image on a worker thread; 503 while the OCR engine is not installed."""
-    try:
-        lines = await run_in_threadpool(read_text, rgb)
-    except ModelLoadError as exc:
-        raise ApiError(503, "text extraction (OCR) is not available", exc.message) from exc
+async def extract_text(media: MediaPort, rgb: np.ndarray) -> list[TextRegion]:
+    """The lines of text in the image (the vision_services node's OCR)."""
+    lines = await media.read_text(rgb, DEFAULT_MIN_CONFIDENCE)
     return [TextRegion(text=line.text, confidence=round(line.confidence, 4),
                        bbox=[line.box[0], line.box[1], line.box[0] + line.box[2], line.box[1] + line.box[3]])
             for line in lines]
@@ -175,7 +166,7 @@ async def analyze(media: Media, hardware: Hardware, settings: Settings, image: I
     found = detected_objects((await media.detect(source.encoded)).detections) if needs_detections else []
     results = AnalysisResults(objects=found if "object_detection" in wanted else None)
     if "text_extraction" in wanted:
-        results.text = await extract_text(source.rgb)
+        results.text = await extract_text(media, source.rgb)
     if "scene_analysis" in wanted:
         boxed = [BoxedObject(o.label, o.confidence, (o.bbox[0], o.bbox[1], o.bbox[2], o.bbox[3]),
                              o.object_id if o.object_id >= 0 else None) for o in found]
@@ -183,13 +174,14 @@ async def analyze(media: Media, hardware: Hardware, settings: Settings, image: I
         results.scene = SceneResult(description=summary.description, brightness=summary.brightness,
                                     lighting=summary.lighting,
                                     layout=SceneLayout(**summary.layout),
-                                    top_classes=await classify_rgb(source.rgb, SCENE_TOP_CLASSES))
+                                    top_classes=await classify_rgb(media, source.rgb, SCENE_TOP_CLASSES))
     return ok(VisionAnalysis(request_id=request_id(), image_info=source.info, analysis_types=wanted,
                              analysis_results=results, processing_time=round(time.perf_counter() - started, 4)))
 
 
 @router.post("/classify", summary="The most probable ImageNet-1k classes of an image or a camera's frame")
-async def classify(hardware: Hardware, settings: Settings, image: ImageFile = None, camera: CameraName = None,
+async def classify(media: Media, hardware: Hardware, settings: Settings, image: ImageFile = None,
+                   camera: CameraName = None,
                    top_k: Annotated[int, Form(ge=1, le=MAX_TOP_K)] = 5,
                    model: Annotated[str | None, Form(max_length=128, description=(
                        f"only `{CLASSIFIER_MODEL}` (the default)"))] = None,
@@ -198,6 +190,6 @@ async def classify(hardware: Hardware, settings: Settings, image: ImageFile = No
     if model not in (None, "", "default", CLASSIFIER_MODEL):
         raise ApiError(400, f"unknown model '{model}'", f"available: {CLASSIFIER_MODEL}")
     source = await vision_input(image, camera, hardware, settings)
-    found = await classify_rgb(source.rgb, top_k)
+    found = await classify_rgb(media, source.rgb, top_k)
     return ok(VisionClassification(request_id=request_id(), model=CLASSIFIER_MODEL, image_info=source.info,
                                    predictions=found, processing_time=round(time.perf_counter() - started, 4)))
