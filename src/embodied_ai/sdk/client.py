@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import json
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -423,6 +424,11 @@ class Jobs(_Resource):
 
     def cancel(self, job_id: int) -> JobData:
         return self._client.request("DELETE", f"/v1/jobs/{job_id}", JobData)
+
+    def results(self, job_id: int) -> builtins.list[dict[str, Any]]:
+        """A completed batch job's results, one object per item (``GET /v1/jobs/{id}/results``)."""
+        response = self._client._send("GET", f"/v1/jobs/{job_id}/results")
+        return [json.loads(line) for line in response.text.splitlines() if line.strip()]
 
     def wait(self, job_id: int, timeout_s: float = 600.0, poll_s: float = 0.5) -> JobData:
         """The job once it has ended (TimeoutError if it has not within ``timeout_s``)."""

@@ -4,6 +4,7 @@ GET /v1/jobs/{id}; the seed's own example (object detection over an s3:// folder
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,11 +71,16 @@ def test_seed_002s_body_runs_a_batch_followed_to_its_results(client: TestClient)
     assert done["progress"]["percentage"] == 100.0 and (result["count"], result["failed"]) == (2, 0)
     assert [o["file"] for o in result["outputs"]] == ["notes/a.txt", "notes/b.txt"]
     assert all(o["summary_length"] <= 12 for o in result["outputs"]) and result["output_file"].endswith(".jsonl")
+    download = client.get(f"/v1/jobs/{job['job_id']}/results")   # seed 002's results to download
+    assert download.status_code == 200 and download.headers["content-type"] == "application/x-ndjson"
+    assert f"job-{job['job_id']}-results.jsonl" in download.headers["content-disposition"]
+    assert [json.loads(line) for line in download.text.splitlines()] == result["outputs"]
     # As the SDK's jobs.submit(type=..., parameters=...) sends it: the service among the parameters.
     later = data(client.post("/v1/jobs", json={"type": "batch_processing",
                                                "parameters": {"service": "nlp", "input_source": "notes"},
                                                "scheduled_at": "2999-01-01T12:00:00Z"}))
     assert later["status"] == "pending" and later["scheduled_at"].startswith("2999-01-01T12:00:00")
+    error(client.get(f"/v1/jobs/{later['job_id']}/results"), 409, 409)   # not completed yet
 
 
 def test_seed_002s_example_is_refused_with_every_problem(client: TestClient) -> None:

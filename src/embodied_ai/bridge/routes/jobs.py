@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path as FsPath
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import FileResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from embodied_ai.bridge.errors import describe, error_body, error_responses
@@ -17,13 +19,15 @@ from embodied_ai.bridge.routes.paging import paginate
 from embodied_ai.bridge.schemas.common import Envelope, ok
 from embodied_ai.bridge.schemas.jobs import JobCreate, JobData, JobList, LogHistory, job_data, log_line
 from embodied_ai.bridge.security import authorize
-from embodied_ai.errors import EmbodiedError, InvalidRequest
+from embodied_ai.errors import Conflict, EmbodiedError, InvalidRequest, NotFound
 
 router = APIRouter(prefix=deps.API_PREFIX, tags=["jobs"], dependencies=[Depends(authorize)],
                    responses=error_responses(400, 401, 404, 409, 429, 503, 504))
 Jobs = Annotated[JobsPort, Depends(deps.jobs)]
 JobId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 FOLLOW_PERIOD_S = 0.5   # how often a live log stream asks for new lines
+RESULT_FILE_KINDS = ("batch_inference", "batch_processing")
+RESULTS_MEDIA_TYPE = "application/x-ndjson"
 
 
 @router.post("/jobs", status_code=201, summary="Submit a job (a pipeline, or any kind the jobs node runs)")
@@ -53,6 +57,24 @@ async def list_jobs(
 @router.get("/jobs/{job_id}", summary="A job: status, progress, result or error")
 async def get_job(job_id: JobId, jobs: Jobs) -> Envelope[JobData]:
     return ok(job_data(await jobs.get(job_id)))
+
+
+@router.get("/jobs/{job_id}/results", summary="A batch job's results file (JSON lines), once it completed",
+            response_class=FileResponse, responses={200: {"content": {RESULTS_MEDIA_TYPE: {}}}})
+async def download_results(job_id: JobId, jobs: Jobs) -> FileResponse:
+    """A ``batch_inference`` or ``batch_processing`` job's one-line-per-item results (the robot and the
+    bridge share the state directory, as for model downloads); 404 for a job without a results file,
+    409 until it has completed."""
+    job = await jobs.get(job_id)
+    result = job.get("result") or {}
+    if job["type"] not in RESULT_FILE_KINDS:
+        raise NotFound(f"job {job_id} is a {job['type']} job: only batch jobs have a results file")
+    if job["status"] != "completed":
+        raise Conflict(f"job {job_id} is {job['status']}: its results are downloadable once it completed")
+    path = FsPath(str(result.get("output_file") or ""))
+    if not path.is_file():
+        raise NotFound(f"job {job_id}'s results file is not on this machine ({path})")
+    return FileResponse(path, media_type=RESULTS_MEDIA_TYPE, filename=f"job-{job_id}-results.jsonl")
 
 
 @router.delete("/jobs/{job_id}", summary="Cancel a job (409 once it has ended)")
