@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -13,18 +12,17 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from embodied_ai.sdk.commands import add_connection_options, run_with_client
+
 if TYPE_CHECKING:
     from embodied_ai.sdk import Client
 
-DEFAULT_URL = "http://localhost:8000"
 ENDED = {"completed", "failed", "cancelled"}
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     jobs = commands.add_parser("jobs", help="the job system (pipelines and other long work) through the REST bridge")
-    jobs.add_argument("--url", default=os.environ.get("EMBODIED_URL", DEFAULT_URL),
-                      help=f"the bridge (default: $EMBODIED_URL or {DEFAULT_URL})")
-    jobs.add_argument("--api-key", default=os.environ.get("EMBODIED_API_KEY"), help="default: $EMBODIED_API_KEY")
+    add_connection_options(jobs)
     sub = jobs.add_subparsers(dest="jobs_command", required=True)
     listing = sub.add_parser("list", help="jobs, newest first")
     listing.add_argument("--status")
@@ -44,17 +42,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from embodied_ai.sdk import ApiError, Client
-
-    try:
-        with Client(api_key=args.api_key, base_url=args.url, max_retries=2) as client:
-            return _COMMANDS[args.jobs_command](client, args)
-    except ApiError as exc:
-        print(f"embodied jobs {args.jobs_command}: {exc}", file=sys.stderr)
-        return 2
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        print(f"embodied jobs {args.jobs_command}: {exc}", file=sys.stderr)
-        return 2
+    return run_with_client(args, _COMMANDS[args.jobs_command], f"jobs {args.jobs_command}",
+                           (OSError, ValueError, yaml.YAMLError))
 
 
 def _list(client: Client, args: argparse.Namespace) -> int:

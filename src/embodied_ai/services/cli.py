@@ -7,29 +7,18 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from embodied_ai.jobs.cli import DEFAULT_URL
+from embodied_ai.sdk.commands import Command, add_connection_options, run_with_client
 
 if TYPE_CHECKING:
     from embodied_ai.sdk import Client
 
-Command = Callable[["Client", argparse.Namespace], int]
-
-
-def _connection(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", default=os.environ.get("EMBODIED_URL", DEFAULT_URL),
-                        help=f"the bridge (default: $EMBODIED_URL or {DEFAULT_URL})")
-    parser.add_argument("--api-key", default=os.environ.get("EMBODIED_API_KEY"),
-                        help="an API key or access token (default: $EMBODIED_API_KEY)")
-
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     ai = commands.add_parser("ai", help="AI services: classify or read an image, analyse or summarise a text")
-    _connection(ai)
+    add_connection_options(ai)
     sub = ai.add_subparsers(dest="ai_command", required=True)
     classify = sub.add_parser("classify", help="the ImageNet classes of an image file or a camera's frame")
     classify.add_argument("image", nargs="?", help="a PNG or JPEG file (or --camera)")
@@ -46,10 +35,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     summarize.add_argument("--min-length", type=int, default=30, help="words")
     login = sub.add_parser("login", help="sign in (the password from stdin) and print an access token")
     login.add_argument("username")
-    ai.set_defaults(func=lambda args: run(args, AI_COMMANDS[args.ai_command], f"ai {args.ai_command}"))
+    ai.set_defaults(func=lambda args: run_with_client(args, AI_COMMANDS[args.ai_command], f"ai {args.ai_command}"))
 
     ops = commands.add_parser("ops", help="operations: the system's status, its services, start / stop / restart")
-    _connection(ops)
+    add_connection_options(ops)
     ops_sub = ops.add_subparsers(dest="ops_command", required=True)
     ops_sub.add_parser("status", help="status, uptime, jobs, resource use and alerts")
     ops_sub.add_parser("services", help="every service (node): process, status, pid, restarts, health")
@@ -57,18 +46,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         control = ops_sub.add_parser(action, help=f"{action} a service (a node, or its whole process)")
         control.add_argument("name")
         control.add_argument("--no-wait", action="store_true", help="answer without waiting for its health")
-    ops.set_defaults(func=lambda args: run(args, OPS_COMMANDS[args.ops_command], f"ops {args.ops_command}"))
-
-
-def run(args: argparse.Namespace, command: Command, name: str) -> int:
-    from embodied_ai.sdk import ApiError, Client
-
-    try:
-        with Client(api_key=args.api_key, base_url=args.url, max_retries=2) as client:
-            return command(client, args)
-    except (ApiError, OSError, ValueError) as exc:
-        print(f"embodied {name}: {exc}", file=sys.stderr)
-        return 2
+    ops.set_defaults(func=lambda args: run_with_client(args, OPS_COMMANDS[args.ops_command],
+                                                       f"ops {args.ops_command}"))
 
 
 def _show(value: Any) -> int:

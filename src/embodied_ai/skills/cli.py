@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from embodied_ai.jobs.cli import DEFAULT_URL, watch
+from embodied_ai.jobs.cli import watch
+from embodied_ai.sdk.commands import add_connection_options, run_with_client
 
 if TYPE_CHECKING:
     from embodied_ai.sdk import Client
@@ -20,9 +19,7 @@ if TYPE_CHECKING:
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     rl = commands.add_parser("rl", help="robot skills: policies trained in the simulator, through the REST bridge")
-    rl.add_argument("--url", default=os.environ.get("EMBODIED_URL", DEFAULT_URL),
-                    help=f"the bridge (default: $EMBODIED_URL or {DEFAULT_URL})")
-    rl.add_argument("--api-key", default=os.environ.get("EMBODIED_API_KEY"), help="default: $EMBODIED_API_KEY")
+    add_connection_options(rl)
     sub = rl.add_subparsers(dest="rl_command", required=True)
     train = sub.add_parser("train", help="train a policy (q_learning, dqn, ppo) and follow it")
     train.add_argument("model_type", help="q_learning | dqn | ppo")
@@ -60,17 +57,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from embodied_ai.sdk import ApiError, Client
-
-    try:
-        with Client(api_key=args.api_key, base_url=args.url, max_retries=2) as client:
-            return _COMMANDS[args.rl_command](client, args)
-    except ApiError as exc:
-        print(f"embodied rl {args.rl_command}: {exc}", file=sys.stderr)
-        return 2
-    except (OSError, ValueError) as exc:
-        print(f"embodied rl {args.rl_command}: {exc}", file=sys.stderr)
-        return 2
+    return run_with_client(args, _COMMANDS[args.rl_command], f"rl {args.rl_command}")
 
 
 def settings(pairs: list[str], option: str) -> dict[str, Any]:
