@@ -19,10 +19,8 @@ from tests.unit.bridge.local_jobs import LocalJobs
 
 
 @contextmanager
-def served_bridge(state_dir: Path) -> Iterator[str]:
-    """The base URL of a bridge whose jobs, webhooks and ops logs are real (count jobs only)."""
-    jobs = LocalJobs(state_dir)
-    app = create_app(FakeGraph(jobs, jobs.webhooks, jobs.operations).ports(), BridgeSettings(state_dir=state_dir))
+def serving(app: object) -> Iterator[str]:
+    """The base URL of ``app`` served by uvicorn on a free loopback port, until the block ends."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)   # TCP_NODELAY, as the node
     sock.bind(("127.0.0.1", 0))
@@ -37,4 +35,15 @@ def served_bridge(state_dir: Path) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextmanager
+def served_bridge(state_dir: Path) -> Iterator[str]:
+    """The base URL of a bridge whose jobs, webhooks and ops logs are real (count jobs only)."""
+    jobs = LocalJobs(state_dir)
+    app = create_app(FakeGraph(jobs, jobs.webhooks, jobs.operations).ports(), BridgeSettings(state_dir=state_dir))
+    try:
+        with serving(app) as url:
+            yield url
+    finally:
         jobs.close()

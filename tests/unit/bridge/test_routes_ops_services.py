@@ -5,16 +5,13 @@ only once its process has run a moment, as a node that loads its model."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from embodied_ai.bridge.app import create_app
@@ -26,6 +23,7 @@ from embodied_ai.sdk.client import Client
 from tests.unit.bridge.envelope import data, error
 from tests.unit.bridge.fake_ports import FakeGraph
 from tests.unit.bridge.local_jobs import LocalJobs
+from tests.unit.bridge.served import serving
 
 SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
 LOADING_S = 0.3   # how long perception takes to serve after its process starts
@@ -195,23 +193,12 @@ def test_the_sdk_lists_and_restarts_services(tmp_path: Path, supervisor: Supervi
     jobs = LocalJobs(tmp_path)
     app = create_app(replace(SupervisedGraph(jobs, supervisor).ports(), services=services),
                      BridgeSettings(state_dir=tmp_path / "state"))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
     try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        with Client(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}") as sdk:
+        with serving(app) as url, Client(base_url=url) as sdk:
             assert [s.name for s in sdk.ops.services()] == ["servo_controller", "perception", "sensors", "rest_bridge"]
             restarted = sdk.ops.restart("perception")
             assert restarted.healthy is True and restarted.details.restarts == 1
             assert sdk.ops.stop("perception").status == "stopped"
             assert sdk.ops.start("perception", wait_for_health=False).healthy is False
     finally:
-        server.should_exit = True
-        thread.join(10)
         jobs.close()
