@@ -168,7 +168,7 @@ class ExpertTraining:
             status = run_training(ctx, run)
             registered = ctx.run_step("register", lambda: self._register(ctx, expert, run.request, status))
         except JobCancelled:
-            if not (ctx.saw_stop and not ctx.saw_cancel):   # a pause keeps the expert training: the job resumes
+            if ctx.saw_cancel or not (ctx.saw_stop or ctx.saw_pause):   # a pause keeps the expert: the job resumes
                 self._release(expert, previous)
             raise
         except BaseException:
@@ -266,7 +266,7 @@ class ExpertTraining:
             seen = "stopping" if job.cancel_requested else run.status
             view = "registering" if seen == "completed" else seen if seen in ("running", "stopping") else "running"
         else:
-            view = {JobStatus.PENDING: "queued", JobStatus.QUEUED: "queued", JobStatus.CANCELLED: "stopped",
+            view = {JobStatus.PENDING: "queued", JobStatus.QUEUED: "queued", JobStatus.CANCELLED: "stopped", JobStatus.PAUSED: "stopped",
                     JobStatus.COMPLETED: "completed", JobStatus.FAILED: "failed"}[job.status]
         return replace(run, job_id=str(job.id), expert=str(result.get("expert") or run.expert or expert), status=view,
                        error=str(error["message"]) if error.get("message") else run.error)

@@ -28,14 +28,16 @@ JOB_REQUEUED = "job.requeued"      # back to queued: resumed after its process s
 JOB_COMPLETED = "job.completed"
 JOB_FAILED = "job.failed"
 JOB_CANCELLED = "job.cancelled"
+JOB_PAUSED = "job.paused"
 EVENTS: tuple[str, ...] = (JOB_SUBMITTED, JOB_STARTED, JOB_PROGRESS, JOB_REQUEUED, JOB_COMPLETED, JOB_FAILED,
-                           JOB_CANCELLED)
+                           JOB_CANCELLED, JOB_PAUSED)
 
 
 class JobStatus(str, Enum):
     PENDING = "pending"        # scheduled_at is in the future
     QUEUED = "queued"          # due; waits for a worker
     RUNNING = "running"
+    PAUSED = "paused"          # stopped with its checkpoint; waits for a resume
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -91,6 +93,7 @@ class Job:
     updated_at: str
     attempts: int                        # how many times a worker claimed it
     cancel_requested: bool               # a running job was asked to stop
+    pause_requested: bool = False        # a running job was asked to pause (stop with its checkpoint)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (the REST bridge's ``data``)."""
@@ -100,6 +103,7 @@ class Job:
             "result": self.result, "error": self.error, "created_at": self.created_at,
             "started_at": self.started_at, "completed_at": self.completed_at, "updated_at": self.updated_at,
             "attempts": self.attempts, "cancel_requested": self.cancel_requested,
+            "pause_requested": self.pause_requested,
         }
 
 

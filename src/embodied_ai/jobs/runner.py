@@ -7,7 +7,8 @@ A kind (``JobKind``) is a body ``run(ctx) -> result`` and whether it can resume.
     returns                                      -> completed with the result
     raises                                       -> failed: an EmbodiedError's code and message,
                                                     else 500 "internal error: ..."
-    saw ``cancelled`` (returned or raised)       -> cancelled, when a caller asked; when the runner
+    saw ``cancelled`` (returned or raised)       -> cancelled, when a caller asked; paused, when a caller
+                                                    asked a resumable job to pause; when the runner
                                                     stopped: queued again (resumable) or failed
 
 On start, jobs a killed process left ``running`` are recovered: resumable kinds go back to the
@@ -28,7 +29,7 @@ from typing import Any
 
 from embodied_ai.errors import Conflict, EmbodiedError, InvalidRequest
 from embodied_ai.jobs.models import INTERNAL_ERROR, Job, LogLevel, LogLine
-from embodied_ai.jobs.store import JobStore, Listener
+from embodied_ai.jobs.store import CANCEL, PAUSE, JobStore, Listener
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ RESUMED = "resumed after the job process stopped"
 INTERRUPTED = "interrupted: the job process stopped while the job was running"
 PAUSED = "paused: the job runner stopped; the job resumes when it starts again"
 STOPPED = "interrupted: the job runner stopped while the job was running"
+PAUSED_BY_CALLER = "paused: its checkpoint is kept; resume continues from it"
 
 
 class JobCancelled(Exception):
@@ -67,16 +69,21 @@ class JobContext:
         self._stopping = stopping
         self._memo = store.finished_steps(job.id)
         self.saw_cancel = False      # the body was told a caller cancelled it
+        self.saw_pause = False       # the body was told a caller paused it (it keeps its checkpoint)
         self.saw_stop = False        # the body was told the runner stops
 
     @property
     def cancelled(self) -> bool:
-        """Whether the body should stop now (a caller cancelled the job, or the runner stops)."""
-        if self._store.cancel_requested(self.job.id):
+        """Whether the body should stop now (a caller cancelled or paused the job, or the runner stops);
+        a body stops the same way in each case, checkpointing what it can resume from."""
+        request = self._store.stop_requested(self.job.id)
+        if request == CANCEL:
             self.saw_cancel = True
+        elif request == PAUSE:
+            self.saw_pause = True
         elif self._stopping.is_set():
             self.saw_stop = True
-        return self.saw_cancel or self.saw_stop
+        return self.saw_cancel or self.saw_pause or self.saw_stop
 
     def raise_if_cancelled(self) -> None:
         if self.cancelled:
@@ -149,6 +156,20 @@ class JobRunner:
     def cancel(self, job_id: int) -> Job:
         return self.store.request_cancel(job_id)
 
+    def pause(self, job_id: int, reason: str = "") -> Job:
+        """Pause a job of a resumable kind (a running one stops at its next check, with its checkpoint);
+        Conflict for a kind that cannot resume, or a job that is paused or has ended."""
+        job = self.store.get(job_id)
+        kind = self.kinds.get(job.type)
+        if kind is None or not kind.resumable:
+            raise Conflict(f"job {job_id} is a {job.type} job, which cannot pause (it cannot resume from a "
+                           "checkpoint): cancel it instead")
+        return self.store.request_pause(job_id, reason)
+
+    def resume(self, job_id: int, reason: str = "") -> Job:
+        """A paused job is queued again and continues from its checkpoint (Conflict if it is not paused)."""
+        return self.store.resume(job_id, reason)
+
     # -- lifecycle --------------------------------------------------------------------
     def start(self) -> list[Job]:
         """Recover what a killed process left running, then start the workers; returns the recovered jobs."""
@@ -181,6 +202,8 @@ class JobRunner:
             try:
                 if job.cancel_requested:
                     recovered.append(self.store.mark_cancelled(job.id, attempt=job.attempts))
+                elif job.pause_requested and kind.resumable:
+                    recovered.append(self.store.mark_paused(job.id, PAUSED_BY_CALLER, attempt=job.attempts))
                 elif kind.resumable and job.attempts < kind.max_attempts:
                     recovered.append(self.store.requeue(job.id, RESUMED, attempt=job.attempts))
                 elif kind.resumable:
@@ -236,7 +259,9 @@ class JobRunner:
     def _finish(self, job: Job, kind: JobKind, ctx: JobContext, result: dict[str, Any] | None,
                 error: Exception | None) -> None:
         attempt = job.attempts
-        if ctx.saw_cancel or ctx.saw_stop or isinstance(error, JobCancelled):
+        if ctx.saw_pause and not ctx.saw_cancel and kind.resumable and not self.store.cancel_requested(job.id):
+            self.store.mark_paused(job.id, PAUSED_BY_CALLER, attempt=attempt)
+        elif ctx.saw_cancel or ctx.saw_pause or ctx.saw_stop or isinstance(error, JobCancelled):
             if ctx.saw_stop and not ctx.saw_cancel and not self.store.cancel_requested(job.id):
                 if kind.resumable:
                     self.store.requeue(job.id, PAUSED, attempt=attempt)

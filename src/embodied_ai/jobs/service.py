@@ -56,6 +56,12 @@ class JobsService:
     def cancel(self, job_id: int) -> Job:
         return self.runner.cancel(job_id)
 
+    def pause(self, job_id: int, reason: str = "") -> Job:
+        return self.runner.pause(job_id, reason)
+
+    def resume(self, job_id: int, reason: str = "") -> Job:
+        return self.runner.resume(job_id, reason)
+
     def logs(self, job_id: int, after_seq: int = 0, limit: int = 0) -> tuple[list[dict[str, Any]], bool]:
         """Lines after ``after_seq``, and whether the job has ended with nothing more to come."""
         job = self.store.get(job_id)   # NotFound first

@@ -31,6 +31,7 @@ from embodied_ai.jobs.models import (
     JOB_CANCELLED,
     JOB_COMPLETED,
     JOB_FAILED,
+    JOB_PAUSED,
     JOB_PROGRESS,
     JOB_REQUEUED,
     JOB_STARTED,
@@ -66,7 +67,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     config TEXT NOT NULL DEFAULT '{}',
     result TEXT,
     error TEXT,
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,   -- what a running body is asked: 1 cancel, 2 pause
     attempts INTEGER NOT NULL DEFAULT 0,
     checkpoint TEXT,                        -- the body's last checkpoint (JSON), kept across restarts
     created_at TEXT NOT NULL,
@@ -102,6 +103,7 @@ CREATE TABLE IF NOT EXISTS job_steps (
 _JOB_COLUMNS = ("id, type, status, priority, scheduled_at, progress, config, result, error, cancel_requested, "
                 "attempts, created_at, started_at, completed_at, updated_at")
 _OPEN = (JobStatus.PENDING.value, JobStatus.QUEUED.value)
+CANCEL, PAUSE = 1, 2   # the cancel_requested column's requests
 
 
 def _utc_now() -> datetime:
@@ -118,7 +120,8 @@ def _job(row: sqlite3.Row) -> Job:
         scheduled_at=row["scheduled_at"], progress=row["progress"], config=json.loads(row["config"]),
         result=_loads(row["result"]), error=_loads(row["error"]), created_at=row["created_at"],
         started_at=row["started_at"], completed_at=row["completed_at"], updated_at=row["updated_at"],
-        attempts=row["attempts"], cancel_requested=bool(row["cancel_requested"]))
+        attempts=row["attempts"], cancel_requested=row["cancel_requested"] == CANCEL,
+        pause_requested=row["cancel_requested"] == PAUSE)
 
 
 def _log_line(row: sqlite3.Row) -> LogLine:
@@ -358,34 +361,87 @@ class JobStore:
         return job
 
     def request_cancel(self, job_id: int) -> Job:
-        """Cancel a job: a pending or queued one at once; a running one gets its cancel flag, which its
-        body sees (and then ends cancelled). Conflict for a job that has already ended."""
+        """Cancel a job: a pending, queued or paused one at once; a running one gets its cancel flag, which
+        its body sees (and then ends cancelled). Conflict for a job that has already ended."""
         now = self.now()
         with self._transaction() as db:
             status = self._read(db, job_id).status
             if status in TERMINAL:
-                raise Conflict(f"job {job_id} is already {status.value}; only a pending, queued or running job "
-                               "can be cancelled")
+                raise Conflict(f"job {job_id} is already {status.value}; only a pending, queued, paused or running "
+                               "job can be cancelled")
             if status is JobStatus.RUNNING:
-                db.execute("UPDATE jobs SET cancel_requested=1, updated_at=? WHERE id=?", (now, job_id))
+                db.execute("UPDATE jobs SET cancel_requested=?, updated_at=? WHERE id=?", (CANCEL, now, job_id))
                 self._insert_log(db, job_id, LogLevel.INFO, "cancel requested")
             else:
-                db.execute("UPDATE jobs SET status=?, completed_at=?, updated_at=? WHERE id=?",
+                db.execute("UPDATE jobs SET status=?, cancel_requested=0, completed_at=?, updated_at=? WHERE id=?",
                            (JobStatus.CANCELLED.value, now, now, job_id))
-                self._insert_log(db, job_id, LogLevel.INFO, "cancelled before it started")
+                self._insert_log(db, job_id, LogLevel.INFO, f"cancelled while {status.value}")
             job = self._read(db, job_id)
         if job.status is JobStatus.CANCELLED:
             return self._ended(job, JOB_CANCELLED)
         self._notify()
         return job
 
+    def request_pause(self, job_id: int, reason: str = "") -> Job:
+        """Pause a job: a pending or queued one at once; a running one gets its pause flag, which its body
+        sees (it stops with a checkpoint, then the job is paused). Conflict for a paused or ended job, or
+        one already asked to stop. Whether the job's kind can pause is the runner's to check."""
+        now = self.now()
+        said = f"pause requested{': ' + reason if reason else ''}"
+        with self._transaction() as db:
+            job = self._read(db, job_id)
+            if job.status in TERMINAL or job.status is JobStatus.PAUSED:
+                raise Conflict(f"job {job_id} is {job.status.value}; only a pending, queued or running job can pause")
+            if job.cancel_requested or job.pause_requested:
+                raise Conflict(f"job {job_id} is already stopping ({'cancel' if job.cancel_requested else 'pause'} "
+                               "requested)")
+            if job.status is JobStatus.RUNNING:
+                db.execute("UPDATE jobs SET cancel_requested=?, updated_at=? WHERE id=?", (PAUSE, now, job_id))
+                self._insert_log(db, job_id, LogLevel.INFO, said)
+            else:
+                db.execute("UPDATE jobs SET status=?, updated_at=? WHERE id=?", (JobStatus.PAUSED.value, now, job_id))
+                self._insert_log(db, job_id, LogLevel.INFO, said.replace("pause requested", "paused before it started"))
+            job = self._read(db, job_id)
+        if job.status is JobStatus.PAUSED:
+            return self._ended(job, JOB_PAUSED)
+        self._notify()
+        return job
+
+    def mark_paused(self, job_id: int, message: str, attempt: int | None = None) -> Job:
+        """A running job whose body stopped on its pause flag is paused (its steps and checkpoint stay)."""
+        now = self.now()
+        with self._transaction() as db:
+            self._check(db, job_id, {JobStatus.RUNNING}, attempt)
+            db.execute("UPDATE jobs SET status=?, cancel_requested=0, updated_at=? WHERE id=?",
+                       (JobStatus.PAUSED.value, now, job_id))
+            self._insert_log(db, job_id, LogLevel.INFO, message)
+            job = self._read(db, job_id)
+        return self._ended(job, JOB_PAUSED)
+
+    def resume(self, job_id: int, reason: str = "") -> Job:
+        """A paused job goes back to the queue, to continue from its checkpoint under the same id;
+        Conflict for a job that is not paused."""
+        now = self.now()
+        with self._transaction() as db:
+            self._check(db, job_id, {JobStatus.PAUSED}, None)
+            db.execute("UPDATE jobs SET status=?, updated_at=? WHERE id=?", (JobStatus.QUEUED.value, now, job_id))
+            self._insert_log(db, job_id, LogLevel.INFO, f"resumed{': ' + reason if reason else ''}")
+            job = self._read(db, job_id)
+        self._notify(work=True)
+        self._emit(job, JOB_REQUEUED)
+        return job
+
     def cancel_requested(self, job_id: int) -> bool:
         """Whether the job was asked to stop (a cheap primary-key read: bodies call it often)."""
+        return self.stop_requested(job_id) == CANCEL
+
+    def stop_requested(self, job_id: int) -> int:
+        """What a running job was asked: 0 nothing, CANCEL or PAUSE (a primary-key read)."""
         with self._lock:
             row = self._db.execute("SELECT cancel_requested FROM jobs WHERE id=?", (job_id,)).fetchone()
         if row is None:
             raise NotFound(f"job {job_id} does not exist")
-        return bool(row[0])
+        return int(row[0])
 
     def _ended(self, job: Job, event: str) -> Job:
         self._notify()

@@ -140,7 +140,8 @@ class JobSystem:
         experts no job will finish training, then run jobs and deliver webhooks; returns the recovered jobs."""
         recovered = self.runner.start()
         unfinished = [*self.store.running(), *self.store.list(status=JobStatus.QUEUED, limit=MAX_PAGE)[0],
-                      *self.store.list(status=JobStatus.PENDING, limit=MAX_PAGE)[0]]
+                      *self.store.list(status=JobStatus.PENDING, limit=MAX_PAGE)[0],
+                      *self.store.list(status=JobStatus.PAUSED, limit=MAX_PAGE)[0]]
         for name in self.training.release_idle_experts(unfinished):
             log.warning("expert '%s' was left training by a job that will not resume: released", name)
         self.dispatcher.start()

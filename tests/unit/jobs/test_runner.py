@@ -307,3 +307,57 @@ def test_a_new_runner_starts_on_an_empty_queue_and_waits(store: JobStore, events
     assert runner.store.list() == ([], 0)
     job = runner.submit("t")     # wakes the idle worker at once, not after its poll interval
     events.wait(job.id, "job.completed")
+
+
+def test_pausing_a_running_job_keeps_its_checkpoint_and_resume_continues_it(
+        store: JobStore, events: Recorder, runners: Callable[..., JobRunner]) -> None:
+    def count_to_five(ctx: JobContext) -> dict[str, Any]:
+        done = (ctx.last_checkpoint() or {}).get("done", 0)
+        for unit in range(done, 5):
+            if ctx.cancelled:
+                ctx.raise_if_cancelled()
+            ctx.log("INFO", f"unit {unit}")
+            ctx.checkpoint({"done": unit + 1})
+            if unit == 1:   # the caller pauses here; the body sees it at its next check
+                runner.pause(ctx.job.id, "make room")
+        return {"done": 5}
+    runner = runners({"count": JobKind(count_to_five, resumable=True)})
+    job = runner.submit("count")
+    events.wait(job.id, "job.paused")
+    paused = store.get(job.id)
+    assert (paused.status, paused.pause_requested, store.last_checkpoint(job.id)) == (
+        JobStatus.PAUSED, False, {"done": 2})
+    with pytest.raises(Conflict, match="paused"):
+        runner.pause(job.id)
+    assert runner.resume(job.id, "room again").status is JobStatus.QUEUED
+    events.wait(job.id, "job.completed")
+    units = [line.message for line in store.logs(job.id) if line.message.startswith("unit")]
+    assert units == [f"unit {n}" for n in range(5)]   # none run twice, none skipped
+    assert store.get(job.id).result == {"done": 5}
+    with pytest.raises(Conflict, match="not paused|is completed"):
+        runner.resume(job.id)
+
+
+def test_only_resumable_kinds_pause_and_a_queued_job_pauses_at_once(
+        store: JobStore, events: Recorder, runners: Callable[..., JobRunner]) -> None:
+    runner = runners({"once": JobKind(lambda ctx: {}), "again": JobKind(lambda ctx: {}, resumable=True)},
+                     start=False)
+    once, again = runner.submit("once"), runner.submit("again")
+    with pytest.raises(Conflict, match="cannot pause"):
+        runner.pause(once.id)
+    assert runner.pause(again.id).status is JobStatus.PAUSED
+    assert runner.cancel(again.id).status is JobStatus.CANCELLED   # a paused job can be stopped for good
+
+
+def test_a_pause_asked_before_the_process_died_is_honoured_at_recovery(
+        db_path: Path, clock: Clock, runners: Callable[..., JobRunner]) -> None:
+    first = JobStore(db_path, clock=clock)
+    job = first.submit("t")
+    first.claim()
+    first.request_pause(job.id)
+    first.close()
+    second = JobStore(db_path, clock=clock)
+    runner = runners({"t": JobKind(lambda ctx: {}, resumable=True)}, on=second, start=False)
+    assert [(j.id, j.status) for j in runner.start()] == [(job.id, JobStatus.PAUSED)]
+    runner.stop(timeout=WAIT_S)
+    second.close()

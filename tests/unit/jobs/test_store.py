@@ -114,7 +114,7 @@ def test_list_refuses_bad_paging(store: JobStore, paging: dict[str, object]) -> 
 def test_list_refuses_an_unknown_status(store: JobStore) -> None:
     with pytest.raises(InvalidRequest) as caught:
         store.list(status="done")
-    assert "pending, queued, running, completed, failed, cancelled" in caught.value.problems[0]
+    assert "pending, queued, running, paused, completed, failed, cancelled" in caught.value.problems[0]
 
 
 def test_cancel_a_queued_or_pending_job_at_once(store: JobStore, clock: Clock, events: Recorder) -> None:
