@@ -136,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     from embodied_ai.services.cli import add_commands as add_services_commands
 
     add_services_commands(commands)
+    from embodied_ai.distributed.cli import add_commands as add_distributed_commands
+
+    add_distributed_commands(commands)
     keys = commands.add_parser("keys", help="API keys of the REST bridge (stored hashed in the state directory)")
     keys.add_argument("--state-dir", help="default: $EMBODIED_STATE_DIR or ~/.local/state/embodied")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)

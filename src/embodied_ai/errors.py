@@ -19,6 +19,7 @@ class ErrorCode(IntEnum):
     BAD_REQUEST = 400
     NOT_FOUND = 404
     CONFLICT = 409
+    SERVICE_UNAVAILABLE = 503   # a service the request needs cannot be reached now (e.g. the Ray cluster)
     EXPERT_NOT_FOUND = 1000
     EXPERT_NOT_READY = 1001
     EXPERT_CREATION_FAILED = 1002

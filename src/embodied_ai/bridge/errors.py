@@ -27,6 +27,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.BAD_REQUEST: 400,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.CONFLICT: 409,
+    ErrorCode.SERVICE_UNAVAILABLE: 503,
     ErrorCode.EXPERT_NOT_FOUND: 404,
     ErrorCode.EXPERT_NOT_READY: 503,
     ErrorCode.EXPERT_CREATION_FAILED: 422,

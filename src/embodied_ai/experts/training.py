@@ -77,6 +77,7 @@ class TrainingStatus:
     checkpoint: str | None = None
     recent_logs: list[str] = field(default_factory=list)
     error: str | None = None
+    waiting_reason: str | None = None   # a distributed run waiting for workers: why
 
     def log(self, line: str) -> None:
         self.recent_logs = (self.recent_logs + [line])[-RECENT_LOGS:]
@@ -116,7 +117,7 @@ class TrainingJob:
                 "base_hf_dir": str(request.base_hf_dir) if request.base_hf_dir else None,
                 "config": asdict(request.config)}, indent=2))
             self.status = TrainingStatus(job_id=request.job_id, expert=request.expert)
-            self._save_status()
+            self.save_status()
 
     @property
     def dataset_copy(self) -> Path:
@@ -155,9 +156,9 @@ class TrainingJob:
         self._stop.set()
         if self.status.status == "running":
             self.status.status = "stopping"
-            self._save_status()
+            self.save_status()
 
-    def _save_status(self) -> None:
+    def save_status(self) -> None:
         temporary = self.directory / (STATUS_FILE + ".tmp")
         temporary.write_text(json.dumps(asdict(self.status), indent=2))
         os.replace(temporary, self.directory / STATUS_FILE)
@@ -174,7 +175,7 @@ class TrainingJob:
         self._stop.clear()
         self.status.status, self.status.error = "running", None
         self.status.log(f"resumed from {checkpoint.name}" if checkpoint else "started")
-        self._save_status()
+        self.save_status()
         started = time.monotonic()
         elapsed_before = self.status.elapsed_seconds
         try:
@@ -190,11 +191,11 @@ class TrainingJob:
             self.status.checkpoint = str(self.latest_checkpoint()) if self.latest_checkpoint() else None
         except Exception as exc:  # noqa: BLE001 - any failure is reported on the job, then re-raised
             self.status.status, self.status.error = "failed", f"{type(exc).__name__}: {exc}"
-            self._save_status()
+            self.save_status()
             raise EmbodiedError(f"training {self.request.job_id} failed: {exc}", ErrorCode.TRAINING_FAILED) from exc
         finally:
             self.status.elapsed_seconds = elapsed_before + time.monotonic() - started
-        self._save_status()
+        self.save_status()
         return self.status
 
     def _make_trainer(self, started: float, elapsed_before: float) -> Any:
@@ -234,7 +235,7 @@ class TrainingJob:
                 done_this_run = state.global_step - job._first_step
                 if done_this_run > 0:
                     status.eta_seconds = round(run_seconds / done_this_run * (state.max_steps - state.global_step), 1)
-                job._save_status()
+                job.save_status()
                 job.on_progress(status)
 
             def on_train_begin(self, args: Any, state: Any, control: Any, **_: Any) -> None:
@@ -267,33 +268,39 @@ class TrainingJob:
                        data_collator=pad_collator(tokenizer.pad_token_id), callbacks=[Progress()])
 
     def _make_model(self) -> tuple[Any, Any]:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
+        return make_model(self.request)
 
-        config = self.request.config
-        torch.manual_seed(config.seed)
-        if self.request.base_hf_dir is None:
-            raise EmbodiedError("a tokenizer folder (the base) is needed even for a scratch model",
-                                ErrorCode.TRAINING_FAILED)
-        tokenizer = AutoTokenizer.from_pretrained(self.request.base_hf_dir)
-        if tokenizer.pad_token_id is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        if config.use_lora:
-            from peft import LoraConfig, get_peft_model
 
-            base = AutoModelForCausalLM.from_pretrained(self.request.base_hf_dir, dtype=torch.float32)
-            lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=0.05,
-                              target_modules=list(config.lora_modules), task_type="CAUSAL_LM",
-                              layers_to_transform=list(config.lora_layers) if config.lora_layers else None)
-            return get_peft_model(base, lora), tokenizer
-        shape = config.scratch_shape or {"d_model": 128, "n_layers": 2, "n_heads": 4, "d_ff": 512}
-        scratch = LlamaConfig(
-            vocab_size=len(tokenizer), hidden_size=shape["d_model"], num_hidden_layers=shape["n_layers"],
-            num_attention_heads=shape["n_heads"], num_key_value_heads=shape["n_heads"],
-            intermediate_size=shape["d_ff"], max_position_embeddings=512, tie_word_embeddings=True,
-            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id)
-        return AutoModelForCausalLM.from_config(scratch), tokenizer
+def make_model(request: TrainingRequest, lora_dropout: float = 0.05) -> tuple[Any, Any]:
+    """The model a run trains (the base with a fresh LoRA adapter, or a new model of the scratch shape)
+    and its tokenizer, seeded by the request."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
+
+    config = request.config
+    torch.manual_seed(config.seed)
+    if request.base_hf_dir is None:
+        raise EmbodiedError("a tokenizer folder (the base) is needed even for a scratch model",
+                            ErrorCode.TRAINING_FAILED)
+    tokenizer = AutoTokenizer.from_pretrained(request.base_hf_dir)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if config.use_lora:
+        from peft import LoraConfig, get_peft_model
+
+        base = AutoModelForCausalLM.from_pretrained(request.base_hf_dir, dtype=torch.float32)
+        lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=lora_dropout,
+                          target_modules=list(config.lora_modules), task_type="CAUSAL_LM",
+                          layers_to_transform=list(config.lora_layers) if config.lora_layers else None)
+        return get_peft_model(base, lora), tokenizer
+    shape = config.scratch_shape or {"d_model": 128, "n_layers": 2, "n_heads": 4, "d_ff": 512}
+    scratch = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=shape["d_model"], num_hidden_layers=shape["n_layers"],
+        num_attention_heads=shape["n_heads"], num_key_value_heads=shape["n_heads"],
+        intermediate_size=shape["d_ff"], max_position_embeddings=512, tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id)
+    return AutoModelForCausalLM.from_config(scratch), tokenizer
 
 
 class ChatDataset:

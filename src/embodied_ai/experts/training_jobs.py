@@ -23,10 +23,11 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from embodied_ai.distributed.requirements import Requirements
 from embodied_ai.errors import EmbodiedError, ErrorCode, InvalidRequest, NotFound, validation_problems
 from embodied_ai.experts.base_build import BuiltBase
 from embodied_ai.experts.registry import Expert, ExpertRegistry
-from embodied_ai.experts.training import STATUS_FILE, TrainingConfig, TrainingRequest, TrainingStatus
+from embodied_ai.experts.training import STATUS_FILE, TrainingConfig, TrainingJob, TrainingRequest, TrainingStatus
 from embodied_ai.experts.training_runs import open_training_job, run_training
 from embodied_ai.experts.versions import VersionWriter
 from embodied_ai.jobs.models import Job, JobStatus, LogLevel
@@ -72,15 +73,35 @@ class TrainingJobConfig(BaseModel):
     save_steps: int = Field(default=0, ge=0, le=1_000_000, description="a checkpoint every this many steps; "
                                                                         f"0 = {DEFAULT_SAVE_STEPS}")
     name: str = Field(default="", max_length=200, description="a label for the job list")
+    distributed: bool = Field(default=False, description="data-parallel on the Ray cluster (jobs.backend ray)")
+    n_clients: int = Field(default=1, ge=1, le=64, description="distributed: how many workers train it")
+    requirements: Requirements = Field(default_factory=Requirements, description="distributed: what each "
+                                                                                   "worker must have")
 
     @classmethod
     def parse(cls, config: dict[str, Any]) -> TrainingJobConfig:
         """The config, or InvalidRequest listing every problem."""
         try:
-            return cls.model_validate(config)
+            parsed = cls.model_validate(config)
         except ValidationError as exc:
             problems = validation_problems(exc, "config")
             raise InvalidRequest("invalid training job", problems) from None
+        problems = parsed.distributed_problems()
+        if problems:
+            raise InvalidRequest("invalid training job", problems)
+        return parsed
+
+    def distributed_problems(self) -> list[str]:
+        if not self.distributed:
+            return []
+        problems = []
+        if not self.use_lora:
+            problems.append("config.distributed: distributed training adapts the base with LoRA (use_lora true)")
+        batch = self.batch_size or TrainingConfig().batch_size
+        if batch < self.n_clients:
+            problems.append(f"config.batch_size: the global batch ({batch}) must hold at least one row per worker "
+                            f"(n_clients {self.n_clients})")
+        return problems
 
     def training_config(self, expert: Expert) -> TrainingConfig:
         """The run's TrainingConfig for ``expert``; EmbodiedError for a shape that cannot be built."""
@@ -115,19 +136,36 @@ class TrainingDatasets(Protocol):
         """The newest dataset uploaded for ``expert`` (by name), if any."""
 
 
+class DistributedRunner(Protocol):
+    """Data-parallel training on a cluster (embodied_ai.distributed.training.DistributedTraining)."""
+
+    def check(self, n_clients: int, requirements: Requirements) -> None:
+        """Refuse now what cannot run: the cluster unreachable (503), more workers than it has (400)."""
+        ...
+
+    def run(self, ctx: JobContext, run: TrainingJob, n_clients: int, requirements: Requirements) -> TrainingStatus:
+        ...
+
+
+NO_CLUSTER = ("distributed training needs the ray backend: start with `embodied up --set jobs.backend=ray` "
+              "(docs/distributed.md)")
+
+
 class ExpertTraining:
     """The ``training`` job kind's body and checks, over the experts' registry in ``state_dir``."""
 
     def __init__(self, state_dir: Path, experts: ExpertRegistry, base: Callable[[], BuiltBase],
                  datasets: TrainingDatasets, on_version: Callable[[str, int], object] = lambda _name, _version: None,
-                 ) -> None:
+                 distributed: DistributedRunner | None = None) -> None:
         """``base``: the shared base (built into the cache on first use, so only when a job trains);
-        ``on_version(expert, version)``: after a job registered a version (the model registry's mirror)."""
+        ``on_version(expert, version)``: after a job registered a version (the model registry's mirror);
+        ``distributed``: where ``distributed`` jobs run (None: they are refused)."""
         self.runs_dir = state_dir / RUNS_DIR
         self.experts = experts
         self._base = base
         self._datasets = datasets
         self._on_version = on_version
+        self._distributed = distributed
 
     def kind(self) -> JobKind:
         return JobKind(run=self.run, resumable=True, validate=self.validate,
@@ -142,6 +180,10 @@ class ExpertTraining:
             raise EmbodiedError(f"expert '{expert.name}' is training: stop its job first", ErrorCode.EXPERT_NOT_READY)
         parsed.training_config(expert)
         self._dataset_id(parsed, expert)
+        if parsed.distributed:
+            if self._distributed is None:
+                raise InvalidRequest("distributed training is not available", [f"config.distributed: {NO_CLUSTER}"])
+            self._distributed.check(parsed.n_clients, parsed.requirements)
 
     def _dataset_id(self, config: TrainingJobConfig, expert: Expert) -> int:
         if config.dataset_id:
@@ -165,7 +207,7 @@ class ExpertTraining:
         expert, previous = str(prepared["expert"]), str(prepared["previous_status"])
         try:
             run = open_training_job(self.run_dir(ctx.job.id), lambda: self._never_prepared(ctx))
-            status = run_training(ctx, run)
+            status = self._train(ctx, config, run)
             registered = ctx.run_step("register", lambda: self._register(ctx, expert, run.request, status))
         except JobCancelled:
             if ctx.saw_cancel or not (ctx.saw_stop or ctx.saw_pause):   # a pause keeps the expert: the job resumes
@@ -178,6 +220,13 @@ class ExpertTraining:
         return {"expert": expert, "version": registered["version"], "dataset_id": prepared["dataset_id"],
                 "steps": status.current_step, "train_loss": status.current_loss,
                 "val_loss": status.val_loss[-1] if status.val_loss else None}
+
+    def _train(self, ctx: JobContext, config: TrainingJobConfig, run: TrainingJob) -> TrainingStatus:
+        if not config.distributed:
+            return run_training(ctx, run)
+        if self._distributed is None:
+            raise EmbodiedError(NO_CLUSTER, ErrorCode.BAD_REQUEST)
+        return self._distributed.run(ctx, run, config.n_clients, config.requirements)
 
     def _prepare(self, ctx: JobContext, config: TrainingJobConfig) -> dict[str, Any]:
         from embodied_ai.experts.datasets import load_dataset
@@ -266,8 +315,9 @@ class ExpertTraining:
             seen = "stopping" if job.cancel_requested else run.status
             view = "registering" if seen == "completed" else seen if seen in ("running", "stopping") else "running"
         else:
-            view = {JobStatus.PENDING: "queued", JobStatus.QUEUED: "queued", JobStatus.CANCELLED: "stopped", JobStatus.PAUSED: "stopped",
-                    JobStatus.COMPLETED: "completed", JobStatus.FAILED: "failed"}[job.status]
+            view = {JobStatus.PENDING: "queued", JobStatus.QUEUED: "queued", JobStatus.CANCELLED: "stopped",
+                    JobStatus.PAUSED: "stopped", JobStatus.COMPLETED: "completed",
+                    JobStatus.FAILED: "failed"}[job.status]
         return replace(run, job_id=str(job.id), expert=str(result.get("expert") or run.expert or expert), status=view,
                        error=str(error["message"]) if error.get("message") else run.error)
 
@@ -278,4 +328,5 @@ class ExpertTraining:
         status = self.status(job)
         return {"expert": status.expert, "current_step": status.current_step, "total_steps": status.total_steps,
                 "current_epoch": status.current_epoch, "current_loss": status.current_loss,
-                "version": self.version_of(job) or None}
+                "version": self.version_of(job) or None, "distributed": bool(job.config.get("distributed")),
+                "n_clients": int(job.config.get("n_clients") or 1), "waiting_reason": status.waiting_reason}

@@ -26,6 +26,12 @@ class JobsNodeConfig(BaseModel):
         "how often run_job reports a followed job's progress, s"))
     base_precision: Literal["int8", "int4", "fp32"] = Field(default="int8", description=(
         "precision of the shared base that training jobs adapt (the experts node's base_precision)"))
+    backend: Literal["local", "ray"] = Field(default="local", description=(
+        "where jobs run: local (this process) or ray (distributed training jobs on a Ray cluster; "
+        "needs requirements/distributed.txt)"))
+    ray_address: str = Field(default="", max_length=300, description=(
+        "backend ray: the cluster to join (auto, host:port or ray://host:port); '' = start a one-node "
+        "cluster on loopback, stopped with the node"))
     webhook_allowed_hosts: list[str] = Field(default=[""], description=(
         "hosts webhooks may be sent to: names, IP addresses or networks (CIDR); [''] = loopback only"))
 

@@ -19,6 +19,7 @@ from embodied_ai.jobs.store import JobStore
 
 DEFAULT_PAGE = 50
 DEFAULT_LOG_PAGE = 100
+CONTROLS = ("pause", "resume", "stop")
 
 
 def parse_config(config_json: str) -> dict[str, Any]:
@@ -61,6 +62,16 @@ class JobsService:
 
     def resume(self, job_id: int, reason: str = "") -> Job:
         return self.runner.resume(job_id, reason)
+
+    def control(self, job_id: int, action: str, reason: str = "") -> Job:
+        """seed 003's status change: ``pause``, ``resume`` or ``stop`` (a cancel)."""
+        if action == "pause":
+            return self.pause(job_id, reason)
+        if action == "resume":
+            return self.resume(job_id, reason)
+        if action == "stop":
+            return self.cancel(job_id)
+        raise InvalidRequest(f"unknown action '{action}'", [f"action: '{action}' is not one of: {', '.join(CONTROLS)}"])
 
     def logs(self, job_id: int, after_seq: int = 0, limit: int = 0) -> tuple[list[dict[str, Any]], bool]:
         """Lines after ``after_seq``, and whether the job has ended with nothing more to come."""

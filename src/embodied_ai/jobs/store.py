@@ -423,7 +423,10 @@ class JobStore:
         Conflict for a job that is not paused."""
         now = self.now()
         with self._transaction() as db:
-            self._check(db, job_id, {JobStatus.PAUSED}, None)
+            job = self._read(db, job_id)
+            if job.status is not JobStatus.PAUSED:
+                raise Conflict(f"job {job_id} is {job.status.value}: only a paused job resumes (a job pauses, with "
+                               "its checkpoint, before it can resume)")
             db.execute("UPDATE jobs SET status=?, updated_at=? WHERE id=?", (JobStatus.QUEUED.value, now, job_id))
             self._insert_log(db, job_id, LogLevel.INFO, f"resumed{': ' + reason if reason else ''}")
             job = self._read(db, job_id)

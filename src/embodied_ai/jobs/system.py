@@ -37,6 +37,7 @@ from embodied_ai.jobs.store import JobStore
 
 if TYPE_CHECKING:
     from embodied_ai.datasets import DatasetStore
+    from embodied_ai.distributed.service import ClusterService
     from embodied_ai.experts.base_build import BuiltBase
     from embodied_ai.experts.batch_jobs import Completion, Generate
     from embodied_ai.experts.registry import ExpertRegistry
@@ -66,6 +67,7 @@ class JobSystem:
     dispatcher: Dispatcher
     ops_logs: OpsLogStore
     rosout: LogBuffer                      # /rosout lines, stored once a second by the caller's timer
+    cluster: ClusterService                # the workers distributed jobs run on (seed 003), either backend
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
@@ -80,6 +82,10 @@ class JobSystem:
         every prompt is refused); ``fleet``: the robots policies deploy to (the jobs node's ROS side; None:
         deployments are refused)."""
         from embodied_ai.datasets import DatasetStore
+        from embodied_ai.distributed.assignments import Assignments
+        from embodied_ai.distributed.cluster import ClusterSettings, RayCluster
+        from embodied_ai.distributed.service import ClusterService
+        from embodied_ai.distributed.training import DistributedTraining
         from embodied_ai.experts.base_build import BASE_MODEL, locate_gguf
         from embodied_ai.experts.batch_jobs import BATCH_INFERENCE_JOB, BatchInference
         from embodied_ai.experts.registry import ExpertRegistry
@@ -103,9 +109,13 @@ class JobSystem:
         experts = ExpertRegistry(state)
         dataset_store = DatasetStore(config.database(), config.datasets_dir())
         built = base or _cached_base(config.base_precision)
+        assignments = Assignments(config.database())
+        ray_cluster = RayCluster(ClusterSettings(address=config.ray_address)) if config.backend == "ray" else None
+        cluster = ClusterService(config.backend, store, assignments, ray_cluster)
         # A version a training job registers is mirrored into the model registry at once.
         training = ExpertTraining(state, experts, built, datasets or dataset_store,
-                                  on_version=lambda _expert, _version: model_service.sync())
+                                  on_version=lambda _expert, _version: model_service.sync(),
+                                  distributed=DistributedTraining(ray_cluster, cluster.record) if ray_cluster else None)
         models = ModelRegistry(config.database(), artefact_root=state)
         performance = PerformanceLog(config.database())
         model_service = ModelsService(models, performance, experts, serving or NoServing())
@@ -130,10 +140,13 @@ class JobSystem:
         runner.on_event(job_announcer(webhook_store, dispatcher))
         models.on_event(model_announcer(webhook_store, dispatcher))
         ops_logs = OpsLogStore(config.database())
+        closers = [ops_logs.close, webhook_store.close, dataset_store.close, performance.close, models.close,
+                   experts.close, assignments.close, store.close]
+        if ray_cluster is not None:
+            closers.insert(0, ray_cluster.close)
         return cls(config, store, runner, JobsService(store, runner), training, experts, model_service, dataset_store,
                    WebhooksService(webhook_store, dispatcher), webhook_store, dispatcher, ops_logs,
-                   LogBuffer(ops_logs), [ops_logs.close, webhook_store.close, dataset_store.close, performance.close,
-                                                   models.close, experts.close, store.close])
+                   LogBuffer(ops_logs), cluster, closers)
 
     def start(self) -> list[Job]:
         """Recover jobs a killed process left running (resumed, or failed with the reason), release
@@ -145,6 +158,7 @@ class JobSystem:
         for name in self.training.release_idle_experts(unfinished):
             log.warning("expert '%s' was left training by a job that will not resume: released", name)
         self.dispatcher.start()
+        self.cluster.start()
         added = self.models.sync()   # expert versions registered while this process was down
         if added:
             log.info("model registry: %d expert versions mirrored", len(added))
@@ -158,6 +172,7 @@ class JobSystem:
         close everything; False if a job did not stop in time (it is recovered at the next start)."""
         stopped = self.runner.stop(timeout=timeout_s)
         self.dispatcher.stop()
+        self.cluster.stop()
         self.rosout.flush()
         for close in self._closers:
             close()

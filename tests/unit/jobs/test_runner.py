@@ -334,7 +334,7 @@ def test_pausing_a_running_job_keeps_its_checkpoint_and_resume_continues_it(
     units = [line.message for line in store.logs(job.id) if line.message.startswith("unit")]
     assert units == [f"unit {n}" for n in range(5)]   # none run twice, none skipped
     assert store.get(job.id).result == {"done": 5}
-    with pytest.raises(Conflict, match="not paused|is completed"):
+    with pytest.raises(Conflict, match="is completed: only a paused job resumes"):
         runner.resume(job.id)
 
 

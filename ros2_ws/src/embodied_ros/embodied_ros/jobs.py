@@ -18,6 +18,9 @@ A pipeline's DatasetAgent reads files under ``<state_dir>/datasets``; each job w
   models    list_models, get_model, get_model_artefact, load_model (embodied_ros.model_endpoints):
             the model registry (expert versions mirrored, pipeline outputs), loads through the
             experts node's set_expert_loaded
+  cluster   control_job (pause / resume / stop), get_cluster (workers, task metrics) and the
+            cluster_events topic (embodied_ros.cluster_endpoints): seed 003 over the job system;
+            with jobs.backend ray, distributed training jobs run on a Ray cluster
   logs      get_ops_logs: every node's /rosout lines, kept in the same database (by node, minimum
             level and time, with cursor paging)
   webhooks  register_webhook, list_webhooks, delete_webhook, list_webhook_deliveries,
@@ -51,6 +54,7 @@ from embodied_ai.jobs import Job, JobStatus
 from embodied_ai.jobs.config import JobsNodeConfig
 from embodied_ai.jobs.system import JobSystem
 from embodied_ai.ops_logs import OpsLogLine
+from embodied_ros.cluster_endpoints import ClusterEndpoints
 from embodied_ros.dataset_endpoints import DatasetEndpoints
 from embodied_ros.fleet_client import RosFleet
 from embodied_ros.generation_client import ExpertsGeneration
@@ -97,6 +101,7 @@ class JobsNode(Node):
         TrainingEndpoints(self, system, config.feedback_period_s)
         DatasetEndpoints(self, system.datasets)
         ModelEndpoints(self, system.models)
+        ClusterEndpoints(self, system)
         for job in system.start():
             self.get_logger().warning(f"job {job.id} ({job.type}) was running when the node stopped: "
                                       f"now {job.status.value}")
