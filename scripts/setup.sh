@@ -7,7 +7,9 @@
 #
 #   scripts/setup.sh           what `embodied up` needs
 #   scripts/setup.sh --test    also the test tools: pytest, lint and type gates, schemathesis,
-#                              selenium with Debian's headless Chromium (apt, when root)
+#                              selenium with Debian's headless Chromium (apt, when root), and Ray
+#                              (requirements/distributed.txt: the distributed tests start a cluster)
+#   EMBODIED_DISTRIBUTED=1 scripts/setup.sh   what `embodied up --set jobs.backend=ray` needs
 #
 # Independent steps run side by side: the interface build (CMake, CPU) beside the installation
 # of the Python dependencies (disk), and Chromium's apt install beside both. A second run with
@@ -33,7 +35,7 @@ fingerprint() {
      ros2_ws/src/embodied_ros/setup.py ros2_ws/src/embodied_ros/package.xml \
      models/classifier/build.py models/classifier/manifest.yaml && \
      find ros2_ws/src/embodied_interfaces -type f | LC_ALL=C sort | xargs cat; \
-     echo "no_gpl=${EMBODIED_NO_GPL:-0} tests=$tests") | sha256sum | cut -d' ' -f1
+     echo "no_gpl=${EMBODIED_NO_GPL:-0} distributed=${EMBODIED_DISTRIBUTED:-0} tests=$tests") | sha256sum | cut -d' ' -f1
 }
 up_to_date() {
   [[ -x "$venv/bin/embodied" && -f "$stamp" ]] || return 1
@@ -92,6 +94,11 @@ interfaces_pid=$!
 
 requirements=(-r "$root/requirements/runtime.txt")
 [[ "$with_tests" == 1 ]] && requirements+=(-r "$root/requirements/test.txt")
+# Ray (distributed training) is an optional extra: the tests need it, the robot stack only with
+# the ray backend.
+if [[ "$with_tests" == 1 || "${EMBODIED_DISTRIBUTED:-0}" == "1" ]]; then
+  requirements+=(-r "$root/requirements/distributed.txt")
+fi
 # GPL-licensed extras (piper-tts) stay optional: EMBODIED_NO_GPL=1 leaves them out, and the
 # nodes that use them then report themselves unavailable.
 if [[ -f "$root/requirements/gpl.txt" && "${EMBODIED_NO_GPL:-0}" != "1" ]]; then

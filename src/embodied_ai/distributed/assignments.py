@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS cluster_assignments (
     node_id TEXT NOT NULL,
     rank INTEGER NOT NULL,
     world_size INTEGER NOT NULL,
+    worker_group INTEGER NOT NULL,      -- 1, 2, ...: a group restarted after a failure is a new one
     started REAL NOT NULL,              -- unix time
     ended REAL,
     outcome TEXT                        -- completed | failed | stopped | paused | lost | restarted
@@ -54,15 +55,14 @@ class Assignments:
         with self._lock:
             self._db.close()
 
-    def started(self, job_id: int, node_id: str, rank: int, world_size: int) -> None:
-        """A worker group member started; rank 0 starting means a new group: the old one's open rows end."""
+    def started(self, job_id: int, node_id: str, rank: int, world_size: int, group: int) -> None:
+        """A member of the job's worker group ``group`` started: the open rows of its earlier groups end."""
         now = time.time()
         with transaction(self._db, self._lock) as db:
-            if rank == 0:
-                db.execute("UPDATE cluster_assignments SET ended=?, outcome='restarted' WHERE job_id=? AND "
-                           "ended IS NULL", (now, job_id))
-            db.execute("INSERT INTO cluster_assignments (job_id, node_id, rank, world_size, started) "
-                       "VALUES (?, ?, ?, ?, ?)", (job_id, node_id, rank, world_size, now))
+            db.execute("UPDATE cluster_assignments SET ended=?, outcome='restarted' WHERE job_id=? AND "
+                       "worker_group<? AND ended IS NULL", (now, job_id, group))
+            db.execute("INSERT INTO cluster_assignments (job_id, node_id, rank, world_size, worker_group, started) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (job_id, node_id, rank, world_size, group, now))
 
     def lost(self, job_id: int, node_id: str) -> None:
         with transaction(self._db, self._lock) as db:

@@ -17,10 +17,20 @@ class TaskBoard:
         self.job_id = job_id
         self.events: list[dict[str, Any]] = []
         self.stop = False
+        self.group = 0                    # worker groups so far (a restart after a failure starts a new one)
+        self._ranks: set[int] = set()     # the ranks of the current group that have joined
+        self._world = 0
 
     def joined(self, rank: int, world_size: int, node: str, from_step: int) -> None:
+        """A rank of a worker group started. Ranks join in any order; a rank joining again, or another
+        world size, means a new group."""
+        if rank in self._ranks or world_size != self._world:
+            self.group += 1
+            self._ranks, self._world = set(), world_size
+        self._ranks.add(rank)
         self.events.append({"type": "task", "task_id": self.job_id, "client_id": node, "rank": rank,
-                            "world_size": world_size, "from_step": from_step, "time": time.time()})
+                            "world_size": world_size, "from_step": from_step, "group": self.group,
+                            "time": time.time()})
 
     def step(self, rank: int, world_size: int, node: str, step: int, total_steps: int, epoch: float, loss: float,
              learning_rate: float, samples_per_second: float) -> bool:

@@ -30,6 +30,7 @@ RAY_NAMESPACE = "embodied"               # the actors and the key-value entries 
 VERSION_KEY = b"product_version"         # the head's product version, which a joining worker must match
 WORKER_RESOURCE = "embodied_worker"      # a custom resource every `embodied worker join` node carries
 GPU_MEMORY_RESOURCE = "gpu_memory_mb"    # a node's GPU memory (Ray counts GPUs, not their memory)
+LOCAL_OBJECT_STORE_BYTES = 256 * 2**20   # the one-node cluster's shared memory: training passes no big objects
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"   # "0": Ray's single-host mode (loopback only)
 RAY_MISSING = ("the ray backend needs Ray, an optional extra: install it with "
                "`.venv/bin/pip install -c requirements/constraints.txt -r requirements/distributed.txt` "
@@ -113,7 +114,7 @@ class RayCluster:
                              logging_level=logging.WARNING)
                 else:
                     ray.init(address="local", namespace=RAY_NAMESPACE, num_cpus=self.settings.num_cpus,
-                             include_dashboard=False,
+                             object_store_memory=LOCAL_OBJECT_STORE_BYTES, include_dashboard=False,
                              _node_ip_address="127.0.0.1", log_to_driver=False, logging_level=logging.WARNING)
                     self._started_here = True
             except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, TimeoutError...
@@ -133,6 +134,19 @@ class RayCluster:
             if self._started_here:
                 import_ray().shutdown()
                 self._started_here = False
+
+    def responsive(self, node_id: str, timeout_s: float = 3.0) -> bool:
+        """Whether ``node_id`` runs a task now (no CPU taken): a node just lost may still be alive in Ray's
+        view for the seconds its health checks take to fail."""
+        ray = import_ray()
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        pinned = NodeAffinitySchedulingStrategy(node_id, soft=False)
+        try:
+            return bool(ray.get(ray.remote(num_cpus=0)(_answer).options(scheduling_strategy=pinned).remote(),
+                                timeout=timeout_s))
+        except Exception:  # noqa: BLE001 - timeout, a dead node, an unschedulable task: not responsive
+            return False
 
     def nodes(self) -> list[RayNode]:
         """Every node Ray knows, alive or dead (a lost worker stays listed as dead)."""
@@ -160,6 +174,10 @@ def reachable(ray: ModuleType, address: str, timeout_s: float) -> str:
     except OSError as exc:
         raise ClusterUnavailable(f"the Ray cluster at '{address}' cannot be reached: {exc}") from None
     return f"{host}:{port}"
+
+
+def _answer() -> bool:
+    return True
 
 
 def publish_version(ray: ModuleType) -> None:

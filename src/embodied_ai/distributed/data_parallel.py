@@ -65,7 +65,8 @@ def answer_tokens(example: dict[str, list[int]]) -> int:
 
 
 def train_worker(settings: dict[str, Any]) -> None:
-    """Ray Train's per-worker function: ``settings`` = {run_dir, board}."""
+    """Ray Train's per-worker function: ``settings`` = {run_dir, board, resume_from (a checkpoint folder or
+    None)}."""
     import ray
     import ray.train
     import torch
@@ -87,10 +88,16 @@ def train_worker(settings: dict[str, Any]) -> None:
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
     schedule = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, plan.total_steps)
     start = 0
+    # A group restarted after a failure gets this run's newest checkpoint from Ray; a resumed job (a new
+    # run) the newest one its driver found in the storage.
     checkpoint = ray.train.get_checkpoint()
+    state = None
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
             state = torch.load(Path(folder) / STATE_FILE, weights_only=False)
+    elif settings.get("resume_from"):
+        state = torch.load(Path(settings["resume_from"]) / STATE_FILE, weights_only=False)
+    if state is not None:
         model.load_state_dict(state["trainable"], strict=False)
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["scheduler"])

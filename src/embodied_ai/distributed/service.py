@@ -82,7 +82,8 @@ class ClusterService:
         """A distributed run's event (DistributedTraining's listener): kept as assignments, then announced."""
         job_id = int(data.get("task_id") or 0)
         if type == "task":
-            self.assignments.started(job_id, str(data["client_id"]), int(data["rank"]), int(data["world_size"]))
+            self.assignments.started(job_id, str(data["client_id"]), int(data["rank"]), int(data["world_size"]),
+                                     int(data.get("group") or 1))
         elif type == "worker_lost":
             self.assignments.lost(job_id, str(data["client_id"]))
         elif type == "task_result":

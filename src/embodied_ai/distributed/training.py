@@ -6,10 +6,12 @@
 
 1. waits until the cluster can place ``n_clients`` workers with ``requirements`` (the reason is
    in the job's log and its status while it waits; a cancel or pause ends the wait);
-2. runs Ray Train's TorchTrainer (``data_parallel.train_worker``) from the newest checkpoint in
-   the run's storage, with a FailureConfig: a worker lost mid-run (its node dead in Ray's view)
-   restarts the worker group on what remains, from the last checkpoint, between 1 and
-   ``n_clients`` workers;
+2. runs Ray Train's TorchTrainer (``data_parallel.train_worker``) on that many workers, spread over
+   the nodes, from the newest checkpoint in the run's storage. A worker lost mid-run (its node dead
+   in Ray's view: said in the job's log) fails the group; the driver restarts it, up to
+   ``MAX_WORKER_FAILURES`` times, from the last checkpoint on as many workers as the alive nodes
+   can hold (between 1 and ``n_clients``). Ray's own FailureConfig is set to no retries: a group
+   that has to shrink is a new fixed-size group, which Ray's retries cannot make;
 3. relays the workers' steps as METRIC lines, progress and cluster events; a cancel or pause
    asks rank 0 to stop after the current step with a checkpoint, and ends in ``JobCancelled``.
 """
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from embodied_ai.distributed.board import TaskBoard
-from embodied_ai.distributed.cluster import RAY_NAMESPACE, RayCluster, import_ray
+from embodied_ai.distributed.cluster import RAY_NAMESPACE, RayCluster, RayNode, import_ray
 from embodied_ai.distributed.data_parallel import ADAPTER_DIR, STATE_FILE
 from embodied_ai.distributed.requirements import Requirements, placement_problem
 from embodied_ai.errors import EmbodiedError, ErrorCode, InvalidRequest
@@ -42,6 +44,7 @@ MAX_WORKER_FAILURES = 3        # worker groups restarted after a failure before 
 POLL_S = 0.5                   # how often the driver reads the board
 HEALTH_S = 2.0                 # how often it reads Ray's view of its workers' nodes
 WAIT_POLL_S = 2.0              # how often a waiting job looks at the cluster again
+SETTLE_S = 60.0                # after a failed group, the longest to wait for Ray to tell a lost node from a live one
 
 
 def latest_checkpoint(storage: Path) -> Path | None:
@@ -72,67 +75,96 @@ class DistributedTraining:
         alive = [node for node in self.cluster.nodes() if node.alive]
         if n_clients > len(alive):
             raise InvalidRequest(f"n_clients {n_clients} is more than the cluster's {len(alive)} workers", [
-                f"config.n_clients: {n_clients} workers asked, the Ray cluster has {len(alive)} alive nodes; "
+                f"n_clients: {n_clients} workers asked, the Ray cluster has {len(alive)} alive nodes; "
                 "join more with `embodied worker join ADDRESS`"])
 
     def run(self, ctx: JobContext, run: TrainingJob, n_clients: int, requirements: Requirements) -> TrainingStatus:
         """Train ``run`` on ``n_clients`` workers to its end; returns the completed status (the adapter in
         ``run.output_dir``). JobCancelled when it stopped on a cancel or pause (checkpoint saved),
-        EmbodiedError TRAINING_FAILED when the workers failed beyond their retries."""
+        EmbodiedError TRAINING_FAILED when the workers failed beyond their restarts."""
         ray = import_ray()
         self.cluster.connect()
-        self._wait_for_workers(ctx, run, n_clients, requirements)
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        # On the driver's node: it lives as long as the driver, whichever worker is lost.
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        board_name = f"board-job-{ctx.job.id}"
+        board = ray.remote(num_cpus=0)(TaskBoard).options(
+            name=board_name, namespace=RAY_NAMESPACE, get_if_exists=True, scheduling_strategy=here,
+        ).remote(ctx.job.id)
+        follower = _Follower(ctx, run, self.cluster, self._listener, board)
+        workers, failures = n_clients, 0
+        try:
+            while True:
+                self._wait_for_workers(ctx, run, workers, requirements)
+                outcome = self._fit(ctx, run, follower, board_name, workers, requirements)
+                error = outcome.get("error")
+                if error is None or follower.asked_stop or failures >= MAX_WORKER_FAILURES:
+                    return follower.finish(outcome)
+                failures += 1
+                healthy = self._healthy_nodes(follower)
+                workers = max(1, min(n_clients, sum(requirements.slots(node, free=False) for node in healthy)))
+                ctx.log(LogLevel.WARN, f"the worker group failed ({type(error).__name__}: "
+                                       f"{str(error).strip().splitlines()[0] if str(error).strip() else ''}); "
+                                       f"restart {failures} of {MAX_WORKER_FAILURES} on {workers} workers from the "
+                                       "last checkpoint")
+        finally:
+            ray.kill(board)
+
+    def _healthy_nodes(self, follower: _Follower) -> list[RayNode]:
+        """The alive nodes after a group failed, once Ray's view of the group's own nodes has settled: each is
+        dead, or answers a task (a lost node stays alive in Ray's view until its health checks fail)."""
+        deadline = time.monotonic() + SETTLE_S
+        while True:
+            nodes = [node for node in self.cluster.nodes() if node.alive]
+            unsure = [node for node in nodes if node.id in follower.nodes and not self.cluster.responsive(node.id)]
+            if not unsure or time.monotonic() > deadline:
+                follower.watch_nodes(now=True)
+                return [node for node in nodes if node not in unsure]
+            time.sleep(1.0)
+
+    def _fit(self, ctx: JobContext, run: TrainingJob, follower: _Follower, board: str, workers: int,
+             requirements: Requirements) -> dict[str, Any]:
+        """One TorchTrainer run of ``workers`` workers from the newest checkpoint, followed until it ends:
+        {"result": Ray's Result} or {"error": what fit raised}."""
         from ray.train import FailureConfig, RunConfig, ScalingConfig
         from ray.train.torch import TorchConfig, TorchTrainer
 
         from embodied_ai.distributed.data_parallel import train_worker
 
-        name = f"job-{ctx.job.id}"
-        board = ray.remote(num_cpus=0)(TaskBoard).options(
-            name=f"board-{name}", namespace=RAY_NAMESPACE, get_if_exists=True).remote(ctx.job.id)
         storage = run.directory / STORAGE_DIR
         checkpoint = latest_checkpoint(storage)
         if checkpoint is not None:
             ctx.log(LogLevel.INFO, f"resuming from checkpoint {checkpoint.name} ({checkpoint_step(checkpoint)} steps)")
-        from ray.train import Checkpoint
-
         trainer = TorchTrainer(
-            train_worker, train_loop_config={"run_dir": str(run.directory), "board": f"board-{name}"},
-            # Elastic between 1 and n_clients: a group that lost a worker restarts on those that remain.
-            scaling_config=ScalingConfig(num_workers=n_clients if n_clients == 1 else (1, n_clients),  # type: ignore[arg-type]
-                                         resources_per_worker=requirements.ray_resources(),
+            train_worker, train_loop_config={"run_dir": str(run.directory), "board": board,
+                                             "resume_from": str(checkpoint) if checkpoint else None},
+            scaling_config=ScalingConfig(num_workers=workers, resources_per_worker=requirements.ray_resources(),
                                          placement_strategy="SPREAD"),
-            run_config=RunConfig(name=name, storage_path=str(storage),
-                                 failure_config=FailureConfig(max_failures=MAX_WORKER_FAILURES)),
-            torch_config=TorchConfig(backend="gloo"),
-            resume_from_checkpoint=Checkpoint.from_directory(str(checkpoint)) if checkpoint else None)
+            # Restarts are the driver's (run): after a lost worker the group may have to shrink to what remains,
+            # which a fixed-size group cannot do, and an elastic one may start smaller than asked.
+            run_config=RunConfig(name=f"job-{ctx.job.id}-{time.time_ns()}", storage_path=str(storage),
+                                 failure_config=FailureConfig(max_failures=0)),
+            torch_config=TorchConfig(backend="gloo"))
         outcome: dict[str, Any] = {}
 
         def fit() -> None:
             try:
                 outcome["result"] = trainer.fit()
-            except Exception as exc:  # noqa: BLE001 - reported on the job below
+            except Exception as exc:  # noqa: BLE001 - reported on the job by the caller
                 outcome["error"] = exc
-        fitting = threading.Thread(target=fit, name=f"ray-fit-{name}", daemon=True)
+        fitting = threading.Thread(target=fit, name=f"ray-fit-job-{ctx.job.id}", daemon=True)
         run.status.status, run.status.waiting_reason, run.status.error = "running", None, None
         run.save_status()
-        started = time.monotonic()
         fitting.start()
-        follower = _Follower(ctx, run, self.cluster, self._listener, started)
-        asked_stop = False
         while fitting.is_alive():
             fitting.join(POLL_S)
-            follower.relay(ray.get(board.read.remote(follower.seen)))
+            follower.relay()
             follower.watch_nodes()
-            if not asked_stop and ctx.cancelled:
-                asked_stop = True
-                board.request_stop.remote()
-                action = "stop" if ctx.saw_cancel else "pause"
-                self._listener("control", {"action": action, "task_id": ctx.job.id})
-                ctx.log(LogLevel.INFO, f"{action}: asking the workers to stop after this step with a checkpoint")
-        follower.relay(ray.get(board.read.remote(follower.seen)))
-        ray.kill(board)
-        return follower.finish(outcome, asked_stop)
+            if not follower.asked_stop and ctx.cancelled:
+                follower.ask_stop()
+        follower.relay()
+        return outcome
 
     def _wait_for_workers(self, ctx: JobContext, run: TrainingJob, workers: int, requirements: Requirements) -> None:
         said = None
@@ -159,23 +191,36 @@ class _Follower:
     """The driver's view of a running fit: the run's status, the job's lines and the cluster events."""
 
     def __init__(self, ctx: JobContext, run: TrainingJob, cluster: RayCluster, listener: ClusterListener,
-                 started: float) -> None:
-        self.ctx, self.run, self.cluster, self.listener = ctx, run, cluster, listener
+                 board: Any) -> None:
+        self.ctx, self.run, self.cluster, self.listener, self.board = ctx, run, cluster, listener, board
         self.seen = 0
-        self.nodes: dict[str, int] = {}       # the current worker group: node id -> rank
+        self.asked_stop = False
+        started = time.monotonic()
+        self.group = 0                        # the current worker group (TaskBoard's count)
+        self.nodes: dict[str, int] = {}       # its nodes: node id -> rank
         self.lost: set[str] = set()
         self.started, self.elapsed_before = started, run.status.elapsed_seconds
         self.first_step: int | None = None
         self.last_health = 0.0
 
-    def relay(self, events: list[dict[str, Any]]) -> None:
+    def ask_stop(self) -> None:
+        """A cancel or pause: rank 0 stops the group after the current step, with a checkpoint."""
+        self.asked_stop = True
+        self.board.request_stop.remote()
+        action = "stop" if self.ctx.saw_cancel else "pause"
+        self.listener("control", {"action": action, "task_id": self.ctx.job.id})
+        self.ctx.log(LogLevel.INFO, f"{action}: asking the workers to stop after this step with a checkpoint")
+
+    def relay(self) -> None:
+        """What the workers told the board since the last call: the job's lines, its status, the events."""
+        events: list[dict[str, Any]] = import_ray().get(self.board.read.remote(self.seen))
         self.seen += len(events)
         status = self.run.status
         for event in events:
             self.listener(event["type"], {key: value for key, value in event.items() if key != "type"})
             if event["type"] == "task":
-                if event["rank"] == 0:
-                    self.nodes = {}
+                if event["group"] != self.group:
+                    self.group, self.nodes = event["group"], {}
                     self.ctx.log(LogLevel.INFO, f"worker group of {event['world_size']} started at step "
                                                 f"{event['from_step']}")
                 self.nodes[event["client_id"]] = event["rank"]
@@ -203,10 +248,10 @@ class _Follower:
         if events:
             self.run.save_status()
 
-    def watch_nodes(self) -> None:
-        """Ray's node health for the current workers: a dead one is said in the job's log (Ray Train
-        restarts the group from the last checkpoint on its own)."""
-        if time.monotonic() - self.last_health < HEALTH_S or not self.nodes:
+    def watch_nodes(self, now: bool = False) -> None:
+        """Ray's node health for the current workers: a dead one is said in the job's log and the events (the
+        group then fails, and the driver restarts it on what remains)."""
+        if not self.nodes or (not now and time.monotonic() - self.last_health < HEALTH_S):
             return
         self.last_health = time.monotonic()
         for node in self.cluster.nodes():
@@ -217,7 +262,7 @@ class _Follower:
                                             "its last checkpoint on the remaining workers")
                 self.listener("worker_lost", {"task_id": self.ctx.job.id, "client_id": node.id})
 
-    def finish(self, outcome: dict[str, Any], asked_stop: bool) -> TrainingStatus:
+    def finish(self, outcome: dict[str, Any]) -> TrainingStatus:
         run, status = self.run, self.run.status
         status.elapsed_seconds = self.elapsed_before + time.monotonic() - self.started
         final = None
@@ -238,7 +283,7 @@ class _Follower:
             run.save_status()
             self.listener("task_result", {**ended, "status": "completed", "checkpoint_path": final})
             return status
-        if error is None and asked_stop:
+        if error is None and self.asked_stop:
             status.status = "stopped"
             status.log(f"stopped at step {status.current_step}; checkpoint saved")
             run.save_status()

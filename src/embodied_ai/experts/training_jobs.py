@@ -77,6 +77,8 @@ class TrainingJobConfig(BaseModel):
     n_clients: int = Field(default=1, ge=1, le=64, description="distributed: how many workers train it")
     requirements: Requirements = Field(default_factory=Requirements, description="distributed: what each "
                                                                                    "worker must have")
+    url: str = Field(default="", max_length=2000, description="seed 003's model URL: recorded with the job")
+    version: str = Field(default="", max_length=64, description="seed 003's model version: recorded with the job")
 
     @classmethod
     def parse(cls, config: dict[str, Any]) -> TrainingJobConfig:
@@ -96,10 +98,10 @@ class TrainingJobConfig(BaseModel):
             return []
         problems = []
         if not self.use_lora:
-            problems.append("config.distributed: distributed training adapts the base with LoRA (use_lora true)")
+            problems.append("distributed: distributed training adapts the base with LoRA (use_lora true)")
         batch = self.batch_size or TrainingConfig().batch_size
         if batch < self.n_clients:
-            problems.append(f"config.batch_size: the global batch ({batch}) must hold at least one row per worker "
+            problems.append(f"batch_size: the global batch ({batch}) must hold at least one row per worker "
                             f"(n_clients {self.n_clients})")
         return problems
 
@@ -182,7 +184,7 @@ class ExpertTraining:
         self._dataset_id(parsed, expert)
         if parsed.distributed:
             if self._distributed is None:
-                raise InvalidRequest("distributed training is not available", [f"config.distributed: {NO_CLUSTER}"])
+                raise InvalidRequest("distributed training is not available", [f"distributed: {NO_CLUSTER}"])
             self._distributed.check(parsed.n_clients, parsed.requirements)
 
     def _dataset_id(self, config: TrainingJobConfig, expert: Expert) -> int:

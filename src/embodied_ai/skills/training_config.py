@@ -95,6 +95,8 @@ class RlTrainingConfig(_Strict):
     wandb_project: str | None = Field(default=None, max_length=128, description="recorded (W&B is not installed)")
     wandb_run_name: str | None = Field(default=None, max_length=128, description="recorded")
     group_id: str | None = Field(default=None, max_length=128, description="reconcile runs default to it")
+    distributed: bool = Field(default=False, description=(
+        "refused when true: these learners run on one worker (docs/distributed.md)"))
 
     @classmethod
     def parse(cls, config: Mapping[str, Any]) -> RlTrainingConfig:
@@ -135,8 +137,15 @@ class RlTrainingConfig(_Strict):
                 "wandb_run_name": self.wandb_run_name, "group_id": self.group_id}
 
 
+NOT_DATA_PARALLEL = ("distributed: rl_training runs on one worker: q_learning (a table) and "
+                     "stable-baselines3's dqn and ppo have no data-parallel form here; distributed training "
+                     "is for experts' LoRA training jobs")
+
+
 def _combination_problems(config: Mapping[str, Any]) -> list[str]:
     """What no single field shows: checked on the raw request, so they are listed with the fields' own."""
+    if config.get("distributed") is True:
+        return [NOT_DATA_PARALLEL, *_combination_problems({k: v for k, v in config.items() if k != "distributed"})]
     name = config.get("name")
     problems = name_problems(name) if isinstance(name, str) else []   # a missing or non-text one: pydantic's
     model_type, env = config.get("model_type"), config.get("env")

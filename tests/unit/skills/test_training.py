@@ -173,6 +173,8 @@ def test_bad_requests_are_refused_with_every_problem_listed(jobs: JobHarness) ->
         ({"model_type": "dqn", "env": "embodied/Reach-v0", "total_episodes": 0,
           "env_config": {"actions": "continuous"}},
          ["name", "env_config.actions: dqn needs discrete actions", "total_episodes"]),
+        ({"name": "x", "model_type": "ppo", "total_episodes": 5, "distributed": True},
+         ["distributed: rl_training runs on one worker"]),
     ]
     for config, expected in cases:
         with pytest.raises(InvalidRequest) as refused:
