@@ -28,6 +28,7 @@ from embodied_ai.bridge.routes import (
     ai_llm,
     ai_vision,
     auth,
+    clients,
     datasets,
     deployments,
     experts,
@@ -43,6 +44,7 @@ from embodied_ai.bridge.routes import (
     ops,
     rl_training,
     router,
+    tasks,
     training,
     webhooks,
     websocket,
@@ -88,6 +90,8 @@ def create_app(ports: Ports, settings: BridgeSettings, keys: ApiKeyStore | None 
     app.include_router(models.router)   # GET /v1/models: OpenAI's list too
     app.include_router(monitoring.prometheus)
     app.include_router(websocket.router)
+    app.include_router(tasks.router)    # seed 003's /v1/tasks: training tasks
+    app.include_router(clients.router)  # seed 003's /v1/clients and /v1/metrics/tasks/{id}: the cluster
     app.include_router(ai_llm.router)   # seed 002's /v1/ai/llm: the inference engine
     app.include_router(ai_vision.router)   # seed 002's /v1/ai/vision: analyze, classify
     app.include_router(ops.router)      # /v1/ops/status

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from embodied_ai.bridge.ports.common import GraphEvent
 
-CHANNELS = ("training", "inference", "hardware", "cameras", "jobs")
+CHANNELS = ("training", "inference", "hardware", "cameras", "jobs", "cluster")
 
 
 @dataclass(eq=False)

@@ -51,13 +51,16 @@ ROUTE_ROLES: tuple[tuple[str, Role, Role], ...] = (
     ("/v1/completions", Role.VIEWER, Role.OPERATOR),
     ("/v1/ai/", Role.VIEWER, Role.OPERATOR),        # seed 002's AI services: llm, nlp, vision
     ("/v1/router/route", Role.VIEWER, Role.OPERATOR),
+    ("/v1/tasks", Role.VIEWER, Role.ADMIN),           # seed 003's training tasks: as /v1/jobs
+    ("/v1/clients", Role.VIEWER, Role.ADMIN),         # the cluster's workers (read only)
+    ("/v1/metrics/tasks/", Role.VIEWER, Role.ADMIN),  # a task's metrics (read only)
 )
 DEFAULT_READ_ROLE, DEFAULT_CHANGE_ROLE = Role.VIEWER, Role.ADMIN
 
 # WebSocket channels and the role that may subscribe to each (all are read-only streams).
 CHANNEL_ROLES: dict[str, Role] = {
     "hardware": Role.VIEWER, "cameras": Role.VIEWER, "inference": Role.VIEWER,
-    "training": Role.VIEWER, "jobs": Role.VIEWER,
+    "training": Role.VIEWER, "jobs": Role.VIEWER, "cluster": Role.VIEWER,
 }
 
 

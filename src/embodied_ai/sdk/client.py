@@ -40,6 +40,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from embodied_ai.bridge.schemas.ai_llm import LlmChatReply, LlmGenerated, LlmModels
 from embodied_ai.bridge.schemas.ai_vision import VisionAnalysis, VisionClassification
 from embodied_ai.bridge.schemas.auth import AccessToken, LoggedOut
+from embodied_ai.bridge.schemas.clients import ClientData, ClientList, ClusterTaskMetrics
 from embodied_ai.bridge.schemas.datasets import DatasetData, DatasetList, DatasetPreview
 from embodied_ai.bridge.schemas.deployments import DeployAccepted, DeploymentRecord, Undeployed
 from embodied_ai.bridge.schemas.experts import ExpertCreated, ExpertDeleted, ExpertDetail, ExpertPage
@@ -54,6 +55,12 @@ from embodied_ai.bridge.schemas.ops import OpsService, OpsStatus, ServiceControl
 from embodied_ai.bridge.schemas.rl_training import Reconciled, TaskCancelled, TaskCreated, TaskStatus
 from embodied_ai.bridge.schemas.router import Routed, RouterStats
 from embodied_ai.bridge.schemas.system_health import ComprehensiveHealth
+from embodied_ai.bridge.schemas.tasks import (
+    TrainingTaskCreated,
+    TrainingTaskDetail,
+    TrainingTaskList,
+    TrainingTaskStatusChanged,
+)
 from embodied_ai.bridge.schemas.training import TrainingJob, TrainingStatus, TrainingStopped
 from embodied_ai.bridge.schemas.webhooks import DeliveryData, DeliveryList, WebhookData, WebhookList
 from embodied_ai.sdk.errors import ApiError
@@ -110,6 +117,7 @@ class Client:
         self.hardware = Hardware(self)
         self.monitoring = Monitoring(self)
         self.jobs = Jobs(self)
+        self.cluster = Cluster(self)   # seed 003's tasks, clients and task metrics
         self.logs = Logs(self)
         self.webhooks = Webhooks(self)
         self.ops = Operations(self)
@@ -438,6 +446,54 @@ class Jobs(_Resource):
                 raise TimeoutError(f"job {job_id} is still {job.status} after {timeout_s:g} s")
             time.sleep(poll_s)
         return job
+
+
+class Cluster(_Resource):
+    """Seed 003's distributed training: tasks (training jobs), the cluster's workers (clients) and a
+    task's metrics."""
+
+    def tasks(self, status: str | None = None, page: int = 1, limit: int = 10) -> TrainingTaskList:
+        """Training tasks, newest first; ``status`` in seed 003's names (pending, running, paused, completed,
+        failed, stopped)."""
+        params = {"status": status, "page": page, "limit": limit}
+        return self._client.request("GET", "/v1/tasks", TrainingTaskList,
+                                    params={k: v for k, v in params.items() if v is not None})
+
+    def create_task(self, name: str, type: str = "training", **fields: Any) -> TrainingTaskCreated:
+        """A training task of the expert ``name``; ``fields`` are seed 003's (url, version, batch_size,
+        learning_rate, epochs, distributed, requirements, n_clients) and dataset_id, max_steps."""
+        return self._client.request("POST", "/v1/tasks", TrainingTaskCreated,
+                                    json={"type": type, "name": name, **fields})
+
+    def task(self, task_id: str | int) -> TrainingTaskDetail:
+        return self._client.request("GET", f"/v1/tasks/{task_id}", TrainingTaskDetail)
+
+    def set_task_status(self, task_id: str | int, status: str, reason: str = "") -> TrainingTaskStatusChanged:
+        """``paused``, ``running`` (resume) or ``stopped``."""
+        return self._client.request("PUT", f"/v1/tasks/{task_id}/status", TrainingTaskStatusChanged,
+                                    json={"status": status, "reason": reason})
+
+    def pause_task(self, task_id: str | int, reason: str = "") -> TrainingTaskStatusChanged:
+        return self.set_task_status(task_id, "paused", reason)
+
+    def resume_task(self, task_id: str | int, reason: str = "") -> TrainingTaskStatusChanged:
+        return self.set_task_status(task_id, "running", reason)
+
+    def stop_task(self, task_id: str | int, reason: str = "") -> TrainingTaskStatusChanged:
+        return self.set_task_status(task_id, "stopped", reason)
+
+    def delete_task(self, task_id: str | int) -> None:
+        """Stops the task unless it has ended."""
+        self._client._send("DELETE", f"/v1/tasks/{task_id}")
+
+    def clients(self, page: int = 1, limit: int = 100) -> ClientList:
+        return self._client.request("GET", "/v1/clients", ClientList, params={"page": page, "limit": limit})
+
+    def client(self, client_id: str) -> ClientData:
+        return self._client.request("GET", f"/v1/clients/{client_id}", ClientData)
+
+    def task_metrics(self, task_id: str | int) -> ClusterTaskMetrics:
+        return self._client.request("GET", f"/v1/metrics/tasks/{task_id}", ClusterTaskMetrics)
 
 
 class Logs(_Resource):

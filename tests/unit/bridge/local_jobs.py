@@ -5,20 +5,26 @@ the jobs node serves the same core over ROS."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from embodied_ai.bridge.ports.cluster import TaskMetricsView, WorkerView
 from embodied_ai.bridge.ports.datasets import DatasetView, PreviewView
 from embodied_ai.bridge.ports.jobs import JobView, LogLineView
 from embodied_ai.bridge.ports.models import ArtefactFile, CardView, MetricsView, ModelFilter, ModelView, PerformanceView
 from embodied_ai.bridge.ports.operations import OpsLogView
 from embodied_ai.bridge.ports.webhooks import DeliveryView, WebhookView
 from embodied_ai.datasets import DatasetStore
+from embodied_ai.distributed.assignments import Assignments
+from embodied_ai.distributed.service import ClusterService
+from embodied_ai.experts.training_jobs import TrainingJobConfig
 from embodied_ai.jobs import JobContext, JobKind, JobRunner, JobStore
-from embodied_ai.skills.jobs import kinds as skill_kinds
+from embodied_ai.jobs.models import Job
 from embodied_ai.jobs.service import JobsService
 from embodied_ai.model_registry.service import ModelsService
 from embodied_ai.ops_logs import OpsLogStore
+from embodied_ai.skills.jobs import kinds as skill_kinds
 from embodied_ai.webhooks import Dispatcher, UrlPolicy, WebhookStore
 from embodied_ai.webhooks.events import job_announcer, model_announcer
 from tests.unit.model_registry.serving import Registries
@@ -37,15 +43,75 @@ def count_to(ctx: JobContext) -> dict[str, Any]:
     return {"counted": to}
 
 
-class LocalJobs:
+TRAINING_STEP_S = 0.1   # a training test double's step: long enough to pause it between two
+
+
+def train_steps(ctx: JobContext) -> dict[str, Any]:
+    """A ``training`` test double over the real training job's config (TrainingJobConfig): a step, a
+    METRIC line and progress per step up to max_steps (default 3), honouring cancel and pause; resumable."""
+    config = TrainingJobConfig.parse(ctx.job.config)
+    total = config.max_steps or 3
+    for step in range(1, total + 1):
+        ctx.raise_if_cancelled()
+        ctx.run_step(f"step_{step}", lambda step=step: {"loss": 1.0 / step})
+        ctx.log("METRIC", f"step {step}", step=step, loss=1.0 / step, values={"accuracy": step / total})
+        ctx.progress(step / total)
+        time.sleep(TRAINING_STEP_S)
+    return {"expert": str(config.expert_id), "steps": total}
+
+
+def describe_training(job: Job, finished: Mapping[str, Any]) -> dict[str, Any]:
+    """The real training kind's progress_detail fields, from the double's finished steps."""
+    step = len(finished)
+    return {"expert": str(job.config.get("expert_id")), "current_step": step,
+            "total_steps": int(job.config.get("max_steps") or 3), "current_loss": 1.0 / step if step else None,
+            "version": None, "distributed": bool(job.config.get("distributed")),
+            "n_clients": int(job.config.get("n_clients") or 1), "waiting_reason": None}
+
+
+def validate_training(config: dict[str, Any]) -> None:
+    TrainingJobConfig.parse(config)
+
+
+TRAINING_DOUBLE = JobKind(train_steps, resumable=True, validate=validate_training, describe=describe_training)
+
+
+class JobsServicePort:
+    """The JobsPort over a JobsService in this process: what the jobs node serves over ROS."""
+
+    def __init__(self, service: JobsService) -> None:
+        self.service = service
+
+    async def submit(self, type: str, config: dict[str, Any], priority: int, scheduled_at: str | None) -> JobView:
+        return self.service.view(self.service.runner.submit(type, config, priority=priority, scheduled_at=scheduled_at))
+
+    async def get(self, job_id: int) -> JobView:
+        return self.service.view(self.service.get(job_id))
+
+    async def list_jobs(self, status: str | None, type: str | None, limit: int,
+                        offset: int) -> tuple[list[JobView], int]:
+        jobs, total = self.service.list_jobs(status or "", type or "", limit, offset)
+        return [self.service.view(job) for job in jobs], total
+
+    async def cancel(self, job_id: int) -> JobView:
+        return self.service.view(self.service.cancel(job_id))
+
+    async def control(self, job_id: int, action: str, reason: str) -> JobView:
+        return self.service.view(self.service.control(job_id, action, reason))
+
+    async def logs(self, job_id: int, after_seq: int, limit: int) -> tuple[list[LogLineView], bool]:
+        return self.service.logs(job_id, after_seq, limit)
+
+
+class LocalJobs(JobsServicePort):
     def __init__(self, directory: Path) -> None:
         self.store = JobStore(directory / "operations.sqlite")
         # The model registry in the same database, with this directory's experts (the jobs node's core).
         self.model_registries = Registries.open(directory)
-        self.runner = JobRunner(self.store, {"count": JobKind(count_to, resumable=True),
+        self.runner = JobRunner(self.store, {"count": JobKind(count_to, resumable=True), "training": TRAINING_DOUBLE,
                                              **skill_kinds(directory / "job_work", self.model_registries.models)},
                                 poll_s=0.1)
-        self.service = JobsService(self.store, self.runner)
+        super().__init__(JobsService(self.store, self.runner))
         policy = UrlPolicy()   # loopback only
         self.webhook_store = WebhookStore(directory / "operations.sqlite", policy)
         self.dispatcher = Dispatcher(self.webhook_store, policy, schedule=(0.05, 0.05))
@@ -70,22 +136,34 @@ class LocalJobs:
         self.model_registries.close()
         self.store.close()
 
-    async def submit(self, type: str, config: dict[str, Any], priority: int, scheduled_at: str | None) -> JobView:
-        return self.service.view(self.service.runner.submit(type, config, priority=priority, scheduled_at=scheduled_at))
+class ClusterServicePort:
+    """The ClusterPort over a ClusterService in this process: what the jobs node serves over ROS."""
 
-    async def get(self, job_id: int) -> JobView:
-        return self.service.view(self.service.get(job_id))
+    def __init__(self, service: ClusterService) -> None:
+        self.service = service
 
-    async def list_jobs(self, status: str | None, type: str | None, limit: int,
-                        offset: int) -> tuple[list[JobView], int]:
-        jobs, total = self.service.list_jobs(status or "", type or "", limit, offset)
-        return [self.service.view(job) for job in jobs], total
+    async def workers(self) -> tuple[str, list[WorkerView]]:
+        return self.service.backend, self.service.workers()
 
-    async def cancel(self, job_id: int) -> JobView:
-        return self.service.view(self.service.cancel(job_id))
+    async def worker(self, worker_id: str) -> WorkerView:
+        return self.service.worker(worker_id)
 
-    async def logs(self, job_id: int, after_seq: int, limit: int) -> tuple[list[LogLineView], bool]:
-        return self.service.logs(job_id, after_seq, limit)
+    async def task_metrics(self, job_id: int) -> TaskMetricsView:
+        return self.service.task_metrics(job_id)
+
+
+class LocalCluster(ClusterServicePort):
+    """A real ClusterService (the local backend) on LocalJobs' store; its events go to
+    ``emit(channel, event, data)`` (the graph's status, as the bridge node's Events)."""
+
+    def __init__(self, jobs: LocalJobs, directory: Path, emit: Callable[[str, str, dict[str, object]], None]) -> None:
+        self.assignments = Assignments(directory / "operations.sqlite")
+        super().__init__(ClusterService("local", jobs.store, self.assignments, None))
+        self._unsubscribe = self.service.on_event(lambda type, data: emit("cluster", type, data))
+
+    def close(self) -> None:
+        self._unsubscribe()
+        self.assignments.close()
 
 
 class LocalWebhooks:

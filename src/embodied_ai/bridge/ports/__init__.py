@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from embodied_ai.bridge.ports.cluster import ClusterPort, NoCluster
 from embodied_ai.bridge.ports.common import GraphStatus
 from embodied_ai.bridge.ports.datasets import DatasetsPort
 from embodied_ai.bridge.ports.experts import ExpertsPort
@@ -40,3 +41,4 @@ class Ports:
     models: ModelsPort  # the model registry: versions, exports, loading (served by the jobs node)
     status: GraphStatus  # components and events
     services: ServicesPort = field(default_factory=NoLauncher)  # each node's process: start, stop (the launcher)
+    cluster: ClusterPort = field(default_factory=NoCluster)  # distributed jobs' workers (served by the jobs node)

@@ -27,6 +27,11 @@ class JobsPort(Protocol):
         """Conflict (409) when the job has already ended."""
         ...
 
+    async def control(self, job_id: int, action: str, reason: str) -> JobView:
+        """seed 003's status change: ``pause``, ``resume`` or ``stop`` (a cancel); InvalidRequest for another
+        action, Conflict (409) when the job cannot do that now (a kind that cannot pause, an ended job)."""
+        ...
+
     async def logs(self, job_id: int, after_seq: int, limit: int) -> tuple[list[LogLineView], bool]:
         """Lines after ``after_seq`` (oldest first) and whether the job has ended with no more to come."""
         ...

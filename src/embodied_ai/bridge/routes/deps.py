@@ -7,6 +7,7 @@ from fastapi import Request
 from embodied_ai.bridge.events import EventHub
 from embodied_ai.bridge.metrics import BridgeMetrics
 from embodied_ai.bridge.ports import Ports
+from embodied_ai.bridge.ports.cluster import ClusterPort
 from embodied_ai.bridge.ports.common import GraphStatus
 from embodied_ai.bridge.ports.datasets import DatasetsPort
 from embodied_ai.bridge.ports.experts import ExpertsPort
@@ -46,6 +47,10 @@ def experts(request: Request) -> ExpertsPort:
 
 def jobs(request: Request) -> JobsPort:
     return ports(request).jobs
+
+
+def cluster(request: Request) -> ClusterPort:
+    return ports(request).cluster
 
 
 def webhooks(request: Request) -> WebhooksPort:

@@ -18,6 +18,7 @@ from embodied_ai import __version__
 from embodied_ai.bridge.errors import error_responses
 from embodied_ai.bridge.metrics import BridgeMetrics
 from embodied_ai.bridge.model_files import product_model_files
+from embodied_ai.bridge.ports.cluster import ClusterPort
 from embodied_ai.bridge.ports.common import GraphStatus
 from embodied_ai.bridge.ports.experts import ExpertFilter, ExpertsPort
 from embodied_ai.bridge.ports.jobs import JobsPort
@@ -26,6 +27,7 @@ from embodied_ai.bridge.routes import deps
 from embodied_ai.bridge.schemas.common import Envelope, ok
 from embodied_ai.bridge.schemas.models import SeriesData
 from embodied_ai.bridge.schemas.monitoring import (
+    ClusterTotals,
     ExpertCounts,
     Health,
     InferenceMetrics,
@@ -51,6 +53,7 @@ from embodied_ai.errors import EmbodiedError, GraphUnavailable
 router = APIRouter(prefix=deps.API_PREFIX, tags=["monitoring"])
 Experts = Annotated[ExpertsPort, Depends(deps.experts)]
 Jobs = Annotated[JobsPort, Depends(deps.jobs)]
+Cluster = Annotated[ClusterPort, Depends(deps.cluster)]
 Status = Annotated[GraphStatus, Depends(deps.status)]
 BridgeMetricsDep = Annotated[BridgeMetrics, Depends(deps.metrics)]
 Settings = Annotated[BridgeSettings, Depends(deps.settings)]
@@ -87,7 +90,7 @@ def _series(series: Series) -> SeriesData:
 @router.get("/metrics", summary="CPU and memory use over time, and training jobs' figures (seed 001)",
             dependencies=[Depends(authorize)], responses=error_responses(400, 401, 429))
 async def metrics_history(
-    jobs: Jobs, metrics: BridgeMetricsDep,
+    jobs: Jobs, metrics: BridgeMetricsDep, cluster: Cluster,
     start_time: Annotated[str | None, Query(max_length=64, description="ISO-8601 with a time zone; default: 60 "
                                                                         "intervals before end_time")] = None,
     end_time: Annotated[str | None, Query(max_length=64, description="ISO-8601 with a time zone; default now")] = None,
@@ -105,7 +108,18 @@ async def metrics_history(
     return ok(MetricsHistory(
         interval=series.window.interval, start_time=series.window.start_time, end_time=series.window.end_time,
         system=SystemUsage(cpu_usage=_series(series.cpu_usage), memory_usage=_series(series.memory_usage)),
-        training=training))
+        training=training, cluster=await cluster_totals(cluster)))
+
+
+async def cluster_totals(cluster: ClusterPort) -> ClusterTotals | None:
+    """The cluster's workers by status; None while the jobs node or its cluster cannot answer."""
+    try:
+        backend, workers = await cluster.workers()
+    except EmbodiedError:
+        return None
+    statuses = [worker.get("status") for worker in workers]
+    return ClusterTotals(backend=backend, workers=len(workers), online=statuses.count("online"),
+                         busy=statuses.count("busy"))
 
 
 HealthStatus = Literal["healthy", "degraded", "unhealthy"]

@@ -21,3 +21,18 @@ def paginate(request: Request, response: Response, limit: int, offset: int, show
             offset=offset + shown, limit=limit)
         response.headers["Link"] = f'<{following}>; rel="next"'
     return Pagination(limit=limit, offset=offset, total=total, has_more=has_more)
+
+
+def page_count(total: int, limit: int) -> int:
+    return max(1, -(-total // limit))
+
+
+def paginate_pages(request: Request, response: Response, page: int, limit: int, total: int) -> int:
+    """Seed 003's ``?page&limit`` paging: ``X-Total-Count``, ``X-Page-Count`` and ``Link: rel="next"``
+    (the request's query with the next page) set on ``response``; returns the page count."""
+    pages = page_count(total, limit)
+    response.headers["X-Total-Count"] = str(total)
+    response.headers["X-Page-Count"] = str(pages)
+    if page < pages:
+        response.headers["Link"] = f'<{request.url.include_query_params(page=page + 1, limit=limit)}>; rel="next"'
+    return pages

@@ -16,7 +16,9 @@ total_steps, epoch, total_epochs, loss, eta_seconds, log}, the Robot API's ``epo
 checkpoint_saved, code, message}; ``router_retraining`` / ``router_retrained``), ``cameras``
 (JPEG frames with detections, for the dashboard), ``jobs`` (every job of the job system:
 ``submitted``, ``started``, ``progress``, ``completed``, ``failed``, ``cancelled``, ``requeued``
-{job_id, type, status, progress, name}).
+{job_id, type, status, progress, name}), ``cluster`` (seed 003's messages from the cluster distributed
+training runs on, as the jobs node sends them: ``task``, ``task_progress``, ``task_result``,
+``heartbeat``, ``control``, ``worker_lost``).
 """
 
 from __future__ import annotations

@@ -56,6 +56,15 @@ class TrainingTotals(BaseModel):
     average_training_time_s: float | None
 
 
+class ClusterTotals(BaseModel):
+    """The cluster distributed training runs on (seed 003's clients): GET /v1/clients lists them."""
+
+    backend: str = Field(description="local (this machine alone) | ray")
+    workers: int
+    online: int = Field(description="online and idle")
+    busy: int = Field(description="running a task")
+
+
 class MetricsHistory(BaseModel):
     """Seed 001's system metrics (without its kubernetes block: the runtime does not run on Kubernetes)."""
 
@@ -65,3 +74,5 @@ class MetricsHistory(BaseModel):
     system: SystemUsage = Field(description="sampled by the bridge every 10 s (kept 24 h); an interval without a "
                                             "sample is left out")
     training: TrainingTotals | None = Field(description="null while the jobs node is away")
+    cluster: ClusterTotals | None = Field(default=None, description="null while the jobs node (or its cluster) "
+                                                                    "is away")

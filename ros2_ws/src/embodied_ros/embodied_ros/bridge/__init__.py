@@ -16,6 +16,7 @@ from rclpy.node import Node
 from embodied_ai.bridge.ports import Ports
 from embodied_ai.bridge.ports.common import EventListener
 from embodied_ai.bridge.settings import BridgeTimeouts
+from embodied_ros.bridge.cluster import RosCluster
 from embodied_ros.bridge.datasets import RosDatasets
 from embodied_ros.bridge.experts import RosExperts
 from embodied_ros.bridge.hardware import RosHardware
@@ -61,4 +62,4 @@ def ros_ports(node: Node, cameras: list[str], timeouts: BridgeTimeouts) -> Ports
                  webhooks=RosWebhooks(graph, timeouts), operations=RosOperations(graph, timeouts),
                  datasets=RosDatasets(graph, timeouts), models=models,
                  status=RosStatus(events, (hardware, media, inference, jobs)),
-                 services=RosServices(graph, timeouts))
+                 services=RosServices(graph, timeouts), cluster=RosCluster(graph, events, timeouts))

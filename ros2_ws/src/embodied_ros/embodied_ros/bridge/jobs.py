@@ -17,6 +17,7 @@ GetJob = optional_interface("embodied_interfaces.srv", "GetJob")
 ListJobs = optional_interface("embodied_interfaces.srv", "ListJobs")
 CancelJob = optional_interface("embodied_interfaces.srv", "CancelJob")
 GetJobLogs = optional_interface("embodied_interfaces.srv", "GetJobLogs")
+ControlJob = optional_interface("embodied_interfaces.srv", "ControlJob")
 
 JOBS_NODE = "the jobs node is not running"
 # A training job's events also go out on the ``training`` channel, with seed 000's status names.
@@ -40,6 +41,7 @@ class RosJobs:
         self._submit, self._get = service(SubmitJob, "submit_job"), service(GetJob, "get_job")
         self._list, self._cancel = service(ListJobs, "list_jobs"), service(CancelJob, "cancel_job")
         self._logs = service(GetJobLogs, "get_job_logs")
+        self._control = service(ControlJob, "control_job")
 
     def _on_job_event(self, msg: Any) -> None:
         data = {"job_id": int(msg.job_id), "type": msg.type, "status": msg.status,
@@ -85,6 +87,10 @@ class RosJobs:
 
     async def cancel(self, job_id: int) -> JobView:
         return dict(json.loads((await self._call(self._cancel, job_id=job_id)).job_json))
+
+    async def control(self, job_id: int, action: str, reason: str) -> JobView:
+        response = await self._call(self._control, job_id=job_id, action=action, reason=reason)
+        return dict(json.loads(response.job_json))
 
     async def logs(self, job_id: int, after_seq: int, limit: int) -> tuple[list[LogLineView], bool]:
         response = await self._call(self._logs, job_id=job_id, after_seq=after_seq, limit=limit)
