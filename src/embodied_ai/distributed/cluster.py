@@ -92,7 +92,8 @@ class RayCluster:
 
     @property
     def address(self) -> str:
-        """The address a worker joins (the GCS's host:port) once connected."""
+        """The address a worker joins (the GCS's host:port)."""
+        self.connect()
         ray = import_ray()
         return str(ray.get_runtime_context().gcs_address)
 
@@ -123,7 +124,8 @@ class RayCluster:
                                          f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
             self._connected = True
             publish_version(ray)
-            log.info("ray cluster %s: %s", "started" if self._started_here else "joined", self.address)
+            log.info("ray cluster %s: %s", "started" if self._started_here else "joined",
+                     ray.get_runtime_context().gcs_address)
 
     def close(self) -> None:
         """Leave the cluster; the one-node cluster this object started stops with it."""
@@ -138,6 +140,7 @@ class RayCluster:
     def responsive(self, node_id: str, timeout_s: float = 3.0) -> bool:
         """Whether ``node_id`` runs a task now (no CPU taken): a node just lost may still be alive in Ray's
         view for the seconds its health checks take to fail."""
+        self.connect()
         ray = import_ray()
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -150,8 +153,8 @@ class RayCluster:
 
     def nodes(self) -> list[RayNode]:
         """Every node Ray knows, alive or dead (a lost worker stays listed as dead)."""
+        self.connect()   # first: the first import of Ray in a process decides whether it binds to loopback
         ray = import_ray()
-        self.connect()
         available = _available_by_node(ray)
         return [_node(entry, available.get(entry["NodeID"], {})) for entry in ray.nodes()]
 

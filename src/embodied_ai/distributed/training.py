@@ -82,8 +82,8 @@ class DistributedTraining:
         """Train ``run`` on ``n_clients`` workers to its end; returns the completed status (the adapter in
         ``run.output_dir``). JobCancelled when it stopped on a cancel or pause (checkpoint saved),
         EmbodiedError TRAINING_FAILED when the workers failed beyond their restarts."""
-        ray = import_ray()
         self.cluster.connect()
+        ray = import_ray()
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         # On the driver's node: it lives as long as the driver, whichever worker is lost.

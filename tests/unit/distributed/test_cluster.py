@@ -4,9 +4,13 @@ while everything else works; an address that is not one is refused before Ray wo
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from embodied_ai.distributed.cluster import RAY_MISSING, ClusterSettings, ClusterUnavailable, RayCluster, import_ray
@@ -56,3 +60,26 @@ def test_the_local_backend_refuses_distributed_jobs_and_shows_this_machine(tmp_p
             system.cluster.view("nodes")
     finally:
         system.close()
+
+
+def test_an_empty_address_starts_a_one_node_cluster_on_loopback_and_stops_it() -> None:
+    """In a fresh interpreter, as the jobs node starts it: every node on 127.0.0.1; closed, no Ray process of
+    it is left."""
+    script = (
+        "import json, psutil\n"
+        "from embodied_ai.distributed.cluster import ClusterSettings, RayCluster\n"
+        "cluster = RayCluster(ClusterSettings(address=''))\n"
+        "nodes = cluster.nodes()\n"
+        "children = [p.pid for p in psutil.Process().children(recursive=True)]\n"
+        "cluster.close()\n"
+        "print(json.dumps({'addresses': [n.address for n in nodes], 'children': children}))\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    seen = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert seen["addresses"] == ["127.0.0.1"] and seen["children"]   # Ray's GCS and raylet ran as its children
+    deadline = time.monotonic() + 30
+    while alive := [pid for pid in seen["children"] if psutil.pid_exists(pid)
+                    and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]:
+        assert time.monotonic() < deadline, f"still running after close: {alive}"
+        time.sleep(0.5)
