@@ -38,7 +38,7 @@ def test_a_seed_003_client_pauses_resumes_and_stops_tasks(http: httpx.Client, ba
     assert worker["resources"]["cpu_cores"] >= 1
     name = unique("farm")
     create(http, name)
-    assert upload(http, name, rows(16)).status_code == 201
+    assert upload(http, name, rows(16)).status_code == 200
     body = {"type": "training", "name": name, "batch_size": 2, "learning_rate": 0.001, "epochs": 1,
             "distributed": False, "requirements": {"min_gpu_memory": 0, "min_cpu_cores": 1, "min_ram": 1},
             "n_clients": 1, "max_steps": 10}

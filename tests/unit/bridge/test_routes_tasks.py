@@ -85,6 +85,8 @@ def test_lists_training_tasks_only_with_seed_003_paging_and_status_names(client:
     assert [t["id"] for t in page["tasks"]] == [second["id"]] and (page["total"], page["page"]) == (2, 1)
     last = client.get("/v1/tasks", params={"limit": 1, "page": 2})
     assert "link" not in last.headers and [t["id"] for t in last.json()["data"]["tasks"]] == [first["id"]]
+    assert client.get("/v1/tasks", params={"page": 1000}).json()["data"]["tasks"] == []
+    assert client.get("/v1/tasks", params={"page": 10**21, "limit": 94}).status_code == 400   # not an overflow
     wait_for(client, first["id"], "running")
     pending = client.get("/v1/tasks", params={"status": "pending"}).json()["data"]["tasks"]
     assert [t["id"] for t in pending] == [second["id"]]   # queued behind the first

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from embodied_ai.bridge.errors import error_responses
 from embodied_ai.bridge.ports.cluster import ClusterPort
 from embodied_ai.bridge.routes import deps
-from embodied_ai.bridge.routes.paging import paginate_pages
+from embodied_ai.bridge.routes.paging import MAX_PAGE_NUMBER, paginate_pages
 from embodied_ai.bridge.schemas.clients import ClientData, ClientList, ClusterTaskMetrics
 from embodied_ai.bridge.schemas.common import Envelope, ok
 from embodied_ai.bridge.security import authorize
@@ -27,7 +27,7 @@ JobId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the task's id (its 
 @router.get("/clients", summary="The cluster's workers: status, resources and use, last_seen, tasks")
 async def list_clients(
     request: Request, response: Response, cluster: Cluster,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE_NUMBER)] = 1,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 10,
 ) -> Envelope[ClientList]:
     backend, workers = await cluster.workers()

@@ -23,6 +23,9 @@ def paginate(request: Request, response: Response, limit: int, offset: int, show
     return Pagination(limit=limit, offset=offset, total=total, has_more=has_more)
 
 
+MAX_PAGE_NUMBER = 1_000_000   # seed 003's ?page: beyond it an offset would overflow the stores' 64-bit integers
+
+
 def page_count(total: int, limit: int) -> int:
     return max(1, -(-total // limit))
 

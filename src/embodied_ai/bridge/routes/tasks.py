@@ -11,7 +11,7 @@ from embodied_ai.bridge.errors import error_responses
 from embodied_ai.bridge.ports.cluster import ClusterPort
 from embodied_ai.bridge.ports.jobs import JobsPort, JobView
 from embodied_ai.bridge.routes import deps
-from embodied_ai.bridge.routes.paging import paginate_pages
+from embodied_ai.bridge.routes.paging import MAX_PAGE_NUMBER, paginate_pages
 from embodied_ai.bridge.schemas.common import Envelope, ok
 from embodied_ai.bridge.schemas.tasks import (
     ENDED,
@@ -61,7 +61,7 @@ async def create_task(body: TrainingTaskCreate, jobs: Jobs) -> Envelope[Training
 async def list_tasks(
     request: Request, response: Response, jobs: Jobs,
     status: Annotated[str | None, Query(pattern=STATUS_PATTERN, description="seed 003's status name")] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE_NUMBER)] = 1,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 10,
 ) -> Envelope[TrainingTaskList]:
     offset = (page - 1) * limit
