@@ -10,8 +10,16 @@ from fastapi.testclient import TestClient
 
 from embodied_ai.bridge.app import create_app
 from embodied_ai.bridge.settings import BridgeSettings
+from tests.browser import headless_chromium
 from tests.unit.bridge.fake_ports import FakeGraph
 from tests.unit.bridge.local_jobs import LocalJobs
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """A headless Chromium for the dashboard's pages."""
+    with headless_chromium() as driver:
+        yield driver
 
 
 @pytest.fixture

@@ -4,28 +4,11 @@ from its buttons."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
-
 from embodied_ai.sdk import Client
-from tests.browser import headless_chromium
+from tests.browser import wait_for
 from tests.unit.bridge.cluster_app import served_cluster
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with headless_chromium() as driver:
-        yield driver
-
-
-def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def test_workers_and_a_task_paused_and_resumed_from_the_page(browser, tmp_path: Path) -> None:

@@ -4,28 +4,11 @@ right one puts the user's access token where an API key goes, and the jobs list 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
-
 from embodied_ai.bridge.users import UserStore
-from tests.browser import headless_chromium
+from tests.browser import wait_for
 from tests.unit.bridge.served import served_bridge
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with headless_chromium() as driver:
-        yield driver
-
-
-def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def test_a_user_signs_in_and_the_page_uses_the_token(browser, tmp_path: Path) -> None:
